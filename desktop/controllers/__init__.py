@@ -1,0 +1,1 @@
+"""desktop.controllers (see ARCHITECTURE.md)."""

@@ -1,0 +1,1 @@
+"""desktop.panels (see ARCHITECTURE.md)."""

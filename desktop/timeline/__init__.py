@@ -1,0 +1,1 @@
+"""desktop.timeline (see ARCHITECTURE.md)."""

@@ -1,0 +1,1 @@
+"""engine.audio (see ARCHITECTURE.md)."""

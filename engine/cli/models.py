@@ -1,0 +1,30 @@
+"""`legato models ...`: what is installed, and the tiny test checkpoints."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    models = subparsers.add_parser("models", help="inspect and prepare model checkpoints")
+    sub = models.add_subparsers(dest="models_command", metavar="ACTION")
+
+    tiny = sub.add_parser(
+        "make-tiny",
+        help="write a complete checkpoint tree with tiny random weights (for tests and development)",
+    )
+    tiny.add_argument("directory", type=Path, help="where to write the checkpoints tree")
+    tiny.add_argument("--seed", type=int, default=0, help="seed for the random weights (default 0)")
+    tiny.set_defaults(func=_make_tiny)
+
+    models.set_defaults(func=lambda args: models.print_help() or 2)
+
+
+def _make_tiny(args: argparse.Namespace) -> int:
+    from engine.models.tiny import write_tiny_checkpoints
+
+    written = write_tiny_checkpoints(args.directory, seed=args.seed)
+    for path in written:
+        print(path)
+    return 0

@@ -1,0 +1,1 @@
+"""engine.jobs (see ARCHITECTURE.md)."""

@@ -1,0 +1,1 @@
+"""engine.planner (see ARCHITECTURE.md)."""

@@ -1,0 +1,1 @@
+"""engine.project (see ARCHITECTURE.md)."""

@@ -1,0 +1,1 @@
+"""engine.sampling (see ARCHITECTURE.md)."""

@@ -1,0 +1,1 @@
+"""engine.tasks (see ARCHITECTURE.md)."""

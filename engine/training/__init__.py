@@ -1,0 +1,1 @@
+"""engine.training (see ARCHITECTURE.md)."""

@@ -1,0 +1,32 @@
+"""Fixtures shared by engine and desktop tests."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# Tests never touch the network: checkpoints come from our tiny factory.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoints(tmp_path_factory) -> Path:
+    """A complete checkpoints/ tree in the real upstream layout with tiny seeded weights.
+
+    Built once per test session (seconds, a few MB).
+    """
+    from engine.models.tiny import write_tiny_checkpoints
+
+    root = tmp_path_factory.mktemp("tiny-checkpoints")
+    write_tiny_checkpoints(root, seed=0)
+    return root

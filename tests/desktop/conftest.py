@@ -1,0 +1,5 @@
+"""Desktop tests: pytest-qt, offscreen."""
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
