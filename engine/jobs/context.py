@@ -1,0 +1,71 @@
+"""What long-running engine work receives so it can report progress and be cancelled.
+
+The pipeline, the planner LM and training never know about queues or Qt: they take a
+`JobContext` (or `JobContext.inline()` when called directly) and call `check_cancelled()` once
+per diffusion step / LM token / training step, and `progress(...)` as they go.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from engine.errors import Cancelled
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One progress report. Immutable: it crosses from the worker thread to the UI."""
+
+    stage: str  # "text encode", "lm", "diffusion", "vae decode", ...
+    step: int  # steps done in this stage
+    total: int  # steps expected in this stage (0 if unknown)
+    elapsed_s: float  # since the job started
+    eta_s: float | None  # estimated seconds left in this stage, None if unknown
+
+
+class CancelToken:
+    """A cooperative cancel flag, set from any thread, polled by the worker."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+
+@dataclass
+class JobContext:
+    """Progress sink + cancel token handed to long work. Thread: the worker that runs the job."""
+
+    cancel_token: CancelToken = field(default_factory=CancelToken)
+    on_progress: Callable[[Progress], None] | None = None
+    _started: float = field(default_factory=time.monotonic)
+    _stage: str = ""
+    _stage_started: float = 0.0
+
+    @classmethod
+    def inline(cls) -> JobContext:
+        """A context for direct calls (tests, scripts): never cancelled, progress discarded."""
+        return cls()
+
+    def check_cancelled(self) -> None:
+        """Raise `Cancelled` if the user asked to stop. Call once per step/token."""
+        if self.cancel_token.cancelled:
+            raise Cancelled("cancelled by the user")
+
+    def progress(self, stage: str, step: int, total: int) -> None:
+        now = time.monotonic()
+        if stage != self._stage:
+            self._stage, self._stage_started = stage, now
+        eta = None
+        if total > 0 and step > 0:
+            eta = (now - self._stage_started) / step * (total - step)
+        if self.on_progress is not None:
+            self.on_progress(Progress(stage, step, total, now - self._started, eta))
