@@ -49,6 +49,7 @@ class JobContext:
     _started: float = field(default_factory=time.monotonic)
     _stage: str = ""
     _stage_started: float = 0.0
+    _last_report: float | None = None  # when progress() was last called (None: not yet)
 
     @classmethod
     def inline(cls) -> JobContext:
@@ -63,7 +64,12 @@ class JobContext:
     def progress(self, stage: str, step: int, total: int) -> None:
         now = time.monotonic()
         if stage != self._stage:
-            self._stage, self._stage_started = stage, now
+            # A stage reported first at step 0 starts now. One first reported at step k > 0 has
+            # been running since the previous report (or the job's start), so its first ETA is
+            # not computed from a zero duration.
+            begun = self._started if self._last_report is None else self._last_report
+            self._stage, self._stage_started = stage, now if step <= 0 else begun
+        self._last_report = now
         eta = None
         if total > 0 and step > 0:
             eta = (now - self._stage_started) / step * (total - step)
