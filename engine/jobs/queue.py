@@ -224,7 +224,9 @@ class JobQueue:
                     self._running, self._busy = job, True
                     self._set_state(job.job_id, JobState.RUNNING)
                 try:
-                    self._runner.execute(job, self.progress_seen, lambda final, job=job: self.job_done(job, final))
+                    self._runner.execute(
+                        job, self.progress_seen, lambda final, job=job: self.job_done(job, final)
+                    )
                     self.models.housekeeping()
                 finally:
                     self.worker_idle()

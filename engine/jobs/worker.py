@@ -74,8 +74,12 @@ class JobRunner:
         except Exception:  # noqa: BLE001 - a UI bug must not stop generation
             log.exception("job event sink raised on %r", event)
 
-    def execute(self, job: QueuedJob, on_progress_seen: Callable[[str, Progress], None] | None = None,
-                on_final: Callable[[JobEvent], None] | None = None) -> JobEvent:
+    def execute(
+        self,
+        job: QueuedJob,
+        on_progress_seen: Callable[[str, Progress], None] | None = None,
+        on_final: Callable[[JobEvent], None] | None = None,
+    ) -> JobEvent:
         """Run `job.spec`, emitting JobStarted, throttled JobProgress and one final event.
 
         `on_final` is called with the final event right before it is emitted, so the queue's

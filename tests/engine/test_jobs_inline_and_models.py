@@ -80,8 +80,12 @@ def test_inline_jobs_submitted_from_a_sink_run_after_the_current_one_not_inside_
     q = JobQueue(sink, run_inline=True)
     q.submit(FunctionJob(fn=lambda models, ctx: "first"))
     assert [name for name, _ in order] == [
-        "JobQueued", "JobStarted", "JobFinished",  # job-1
-        "JobQueued", "JobStarted", "JobFinished",  # job-2, queued by the sink, run afterwards
+        "JobQueued",
+        "JobStarted",
+        "JobFinished",  # job-1
+        "JobQueued",
+        "JobStarted",
+        "JobFinished",  # job-2, queued by the sink, run afterwards
     ]
     assert [job for _, job in order] == ["job-1"] * 3 + ["job-2"] * 3
 

@@ -87,7 +87,9 @@ def test_one_job_reports_queued_started_progress_finished(queue, recorder):
     assert queue.wait_until_idle(WAIT_S)
 
     events = recorder.of(job_id)
-    assert isinstance(events[0], JobQueued) and events[0].label == "Generate" and events[0].kind == "fake-steps"
+    assert (
+        isinstance(events[0], JobQueued) and events[0].label == "Generate" and events[0].kind == "fake-steps"
+    )
     assert isinstance(events[1], JobStarted)
     progress = [e for e in events if isinstance(e, JobProgress)]
     assert progress[0].step == 1 and progress[-1].step == 4 and progress[-1].total == 4
@@ -102,7 +104,9 @@ def test_jobs_run_one_at_a_time_in_submission_order(queue, recorder):
     ids = [queue.submit(StepJob(steps=2, step_s=0.005, result=n)) for n in range(4)]
     assert queue.wait_until_idle(WAIT_S)
 
-    lifecycle = [(type(e).__name__, e.job_id) for e in recorder.events if isinstance(e, JobStarted | JobFinished)]
+    lifecycle = [
+        (type(e).__name__, e.job_id) for e in recorder.events if isinstance(e, JobStarted | JobFinished)
+    ]
     assert lifecycle == [(kind, i) for i in ids for kind in ("JobStarted", "JobFinished")]
     assert [e.result for e in recorder.events if isinstance(e, JobFinished)] == [0, 1, 2, 3]
 
@@ -111,7 +115,11 @@ def test_events_after_queued_come_from_the_worker_thread(queue, recorder):
     job_id = queue.submit(StepJob(steps=3))
     assert queue.wait_until_idle(WAIT_S)
 
-    arrivals = [(type(e).__name__, t) for e, t in zip(recorder.events, recorder.threads, strict=True) if e.job_id == job_id]
+    arrivals = [
+        (type(e).__name__, t)
+        for e, t in zip(recorder.events, recorder.threads, strict=True)
+        if e.job_id == job_id
+    ]
     main = threading.current_thread().name
     assert arrivals[0] == ("JobQueued", main)
     assert {name for name, _ in arrivals[1:]} == {"JobStarted", "JobProgress", "JobFinished"}
