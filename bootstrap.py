@@ -68,8 +68,11 @@ def install_torch(py: Path) -> None:
     if spec:
         check(pip + shlex.split(spec))
         return
-    # 1. A CPU wheel in a local wheelhouse (pip's configured find-links), no index consulted.
-    if run(pip + ["--no-index", f"torch=={TORCH_VERSION}"], stderr=subprocess.DEVNULL) == 0:
+    # 1. A CPU wheel in a local wheelhouse (pip's configured find-links): take torch itself with
+    #    no index consulted, then its small pure-Python dependencies from the normal index. The
+    #    CPU build's metadata names no CUDA packages, so the second step pulls nothing big.
+    if run(pip + ["--no-index", "--no-deps", f"torch=={TORCH_VERSION}"], stderr=subprocess.DEVNULL) == 0:
+        check(pip + [f"torch=={TORCH_VERSION}"])
         return
     # 2. macOS wheels on PyPI are CPU/MPS builds already; elsewhere use PyTorch's CPU index.
     if platform.system() == "Darwin":
