@@ -1,0 +1,165 @@
+"""From encoded text + latent conditioning to clean latents: the DiT half of the pipeline.
+
+This is the public entry the pipeline and the conformance tests share: inputs are the tensors
+upstream's `generate_audio` receives (upstream_dit.md §3.2–§3.5), the model is an
+`engine.models.dit.AceStepDiT`, and the loop is `engine.sampling.sampler.sample`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from engine.sampling.sampler import Condition, CoverSwitch, RepaintConfig, SamplerOptions, StepTrace, sample
+
+
+@dataclass(frozen=True)
+class TextConditioning:
+    """Encoded caption and lyric prompts for a batch (B rows)."""
+
+    text_hidden_states: torch.Tensor  # [B, Lt, D] Qwen3-Embedding last_hidden_state
+    text_attention_mask: torch.Tensor  # [B, Lt]
+    lyric_hidden_states: torch.Tensor  # [B, Ll, D] Qwen3 input embeddings of the lyric ids
+    lyric_attention_mask: torch.Tensor  # [B, Ll]
+
+
+@dataclass(frozen=True)
+class DiffusionInputs:
+    """Everything the DiT needs for one batch, as upstream's generate_audio receives it.
+
+    Attributes:
+        text: caption/lyric states for the (cover) condition.
+        refer_latents_packed: [N, Tr, 64] timbre reference latents, one row per clip.
+        refer_order: [N] batch index of each reference row.
+        src_latents: [B, T, 64] silence (text2music), source (cover/extract/complete/lego), or
+            source with the region silenced (repaint).
+        chunk_masks: [B, T, 64] (or [B, T]) 1 = generate.
+        is_covers: [B] bool: replace src by 25 Hz FSQ hints.
+        precomputed_hints: [B, T, 64] hints decoded from codes; None = FSQ round trip of src.
+        non_cover_text: caption states re-encoded with the text2music instruction; used from
+            step `cover_steps` on (audio_cover_strength < 1). None = no switch.
+        cover_steps: step index of the switch.
+        repaint_mask: [B, T] bool, True = regenerate; None = no repaint handling.
+        clean_src_latents: [B, T, 64] the unmasked source (repaint/lego).
+        injection_steps / crossfade_frames: repaint handling (§3.5).
+        cover_noise_start: [B, T, 64] raw source for cover_noise_strength > 0 (else None).
+    """
+
+    text: TextConditioning
+    refer_latents_packed: torch.Tensor
+    refer_order: torch.Tensor
+    src_latents: torch.Tensor
+    chunk_masks: torch.Tensor
+    is_covers: torch.Tensor
+    precomputed_hints: torch.Tensor | None = None
+    non_cover_text: TextConditioning | None = None
+    cover_steps: int | None = None
+    repaint_mask: torch.Tensor | None = None
+    clean_src_latents: torch.Tensor | None = None
+    injection_steps: int = 0
+    crossfade_frames: int = 0
+    cover_noise_start: torch.Tensor | None = None
+
+
+def _chunk_masks_64(chunk_masks: torch.Tensor) -> torch.Tensor:
+    return chunk_masks.unsqueeze(-1).expand(-1, -1, 64) if chunk_masks.ndim == 2 else chunk_masks
+
+
+def fsq_hints(dit, src_latents: torch.Tensor) -> torch.Tensor:
+    """Cover's FSQ round trip: tokenize (pad with silence to ×5, pool, FSQ) then detokenize,
+    cropped to T. Removes fine detail, keeps structure (§3.4). [B, T, 64] -> [B, T, 64]."""
+    frames = src_latents.shape[1]
+    quantized = dit.tokenize(src_latents).quantized_5hz  # [B, ceil(T/5), He]
+    return dit.quantized_to_latents(quantized)[:, :frames]
+
+
+def fit_frames(latents: torch.Tensor, frames: int, silence: torch.Tensor) -> torch.Tensor:
+    """Crop, or right-pad with silence-latent frames, to `frames`. [B, T', 64] -> [B, T, 64]."""
+    have = latents.shape[1]
+    if have >= frames:
+        return latents[:, :frames]
+    pad = silence[:, have:frames].to(latents).expand(latents.shape[0], -1, -1)
+    return torch.cat([latents, pad], dim=1)
+
+
+def _encode(dit, text: TextConditioning, inputs: DiffusionInputs):
+    return dit.encode_conditions(
+        text.text_hidden_states, text.text_attention_mask,
+        text.lyric_hidden_states, text.lyric_attention_mask,
+        inputs.refer_latents_packed, inputs.refer_order,
+    )
+
+
+def run_diffusion(
+    dit,
+    inputs: DiffusionInputs,
+    options: SamplerOptions,
+    initial_noise: torch.Tensor,
+    *,
+    sde_noise: Callable[[int], torch.Tensor] | None = None,
+    on_step: Callable[[int, int], None] | None = None,
+    trace: Callable[[StepTrace], None] | None = None,
+) -> torch.Tensor:
+    """Encode conditions, assemble context latents and run the sampler. Returns x0 [B, T, 64].
+
+    `initial_noise` [B, T, 64] is injected (no RNG inside), so runs are reproducible and the
+    conformance cases can feed the recorded noise.
+    """
+    device, dtype = dit.device, dit.dtype
+    batch, frames, _ = inputs.src_latents.shape
+    src = inputs.src_latents.to(device, dtype)
+    chunk = _chunk_masks_64(inputs.chunk_masks).to(device, dtype)  # [B, T, 64]
+    covers = inputs.is_covers.to(device).bool()
+    if bool(covers.any()):
+        hints = inputs.precomputed_hints
+        if hints is None:
+            hints = fsq_hints(dit, src)
+        hints = fit_frames(hints.to(device, dtype), frames, dit.silence_frames(frames))
+        src = torch.where(covers[:, None, None], hints, src)  # [B, T, 64]
+
+    encoded = _encode(dit, inputs.text, inputs)
+    condition = Condition(
+        encoder_hidden_states=encoded.encoder_hidden_states,
+        encoder_attention_mask=encoded.encoder_attention_mask,
+        context_latents=torch.cat([src, chunk], dim=-1),  # [B, T, 128]
+    )
+    switch = None
+    if inputs.non_cover_text is not None and inputs.cover_steps is not None:
+        non_cover = _encode(dit, inputs.non_cover_text, inputs)
+        silence = dit.silence_frames(frames).to(device, dtype).expand(batch, -1, -1)  # [B, T, 64]
+        switch = CoverSwitch(
+            at_step=inputs.cover_steps,
+            condition=Condition(
+                encoder_hidden_states=non_cover.encoder_hidden_states,
+                encoder_attention_mask=non_cover.encoder_attention_mask,
+                context_latents=torch.cat([silence, chunk], dim=-1),
+            ),
+        )
+    repaint = None
+    if inputs.repaint_mask is not None:
+        repaint = RepaintConfig(
+            mask=inputs.repaint_mask.to(device).bool(),
+            clean_latents=inputs.clean_src_latents.to(device, dtype),
+            injection_steps=inputs.injection_steps,
+            crossfade_frames=inputs.crossfade_frames,
+        )
+
+    def model(x: torch.Tensor, t: float, cond: Condition) -> torch.Tensor:
+        return dit.denoise(x, t, t, cond.context_latents, cond.encoder_hidden_states)
+
+    with torch.no_grad():
+        return sample(
+            model,
+            initial_noise.to(device, dtype),
+            condition,
+            options,
+            null_embedding=dit.null_condition_emb,
+            cover_switch=switch,
+            repaint=repaint,
+            sde_noise=sde_noise,
+            start_latents=None if inputs.cover_noise_start is None else inputs.cover_noise_start.to(device, dtype),
+            on_step=on_step,
+            trace=trace,
+        )
