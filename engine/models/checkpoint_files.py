@@ -1,0 +1,126 @@
+"""Reading checkpoint files safely: safetensors (single or sharded) and `silence_latent.pt`.
+
+Every failure is a CheckpointError that names the file, so the Models panel / CLI can say exactly
+what to re-download. Nothing is unpickled: `.pt` files go through `torch.load(weights_only=True)`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from engine.errors import CheckpointError
+from engine.models.acestep_config import read_json
+
+SINGLE_FILES = ("model.safetensors", "diffusion_pytorch_model.safetensors")
+INDEX_FILES = ("model.safetensors.index.json", "diffusion_pytorch_model.safetensors.index.json")
+
+
+def weight_files(folder: Path) -> list[Path]:
+    """The safetensors file(s) holding a folder's weights (a single file, or every shard of an index).
+
+    Raises:
+        CheckpointError: when no weights file exists, or an index names a shard that is missing.
+    """
+    folder = Path(folder)
+    for name in SINGLE_FILES:
+        if (folder / name).is_file():
+            return [folder / name]
+    for name in INDEX_FILES:
+        index = folder / name
+        if index.is_file():
+            weight_map = read_json(index).get("weight_map")
+            if not isinstance(weight_map, dict) or not weight_map:
+                raise CheckpointError(f"{index}: has no 'weight_map'")
+            shards = [folder / shard for shard in sorted(set(weight_map.values()))]
+            missing = [str(s) for s in shards if not s.is_file()]
+            if missing:
+                raise CheckpointError(f"missing shard file(s) named by {index}: {', '.join(missing)}")
+            return shards
+    if any(folder.glob("*.bin")):
+        raise CheckpointError(f"{folder}: only pickled .bin weights found; Legato loads safetensors only")
+    raise CheckpointError(f"missing weights in {folder}: expected one of "
+                          f"{', '.join(SINGLE_FILES + INDEX_FILES)}")
+
+
+def read_safetensors(files: list[Path], dtype: torch.dtype | None = None) -> dict[str, torch.Tensor]:
+    """Load every tensor of the given safetensors files into one dict (optionally cast to `dtype`).
+
+    Raises:
+        CheckpointError: naming the file when it is truncated, corrupt, or a key repeats across shards.
+    """
+    from safetensors import SafetensorError, safe_open
+
+    tensors: dict[str, torch.Tensor] = {}
+    for path in files:
+        try:
+            with safe_open(str(path), framework="pt") as handle:
+                for key in handle.keys():
+                    if key in tensors:
+                        raise CheckpointError(f"{path}: tensor {key!r} appears in more than one shard")
+                    tensor = handle.get_tensor(key)
+                    if dtype is not None and tensor.is_floating_point():
+                        tensor = tensor.to(dtype)
+                    tensors[key] = tensor
+        except CheckpointError:
+            raise
+        except (SafetensorError, OSError, RuntimeError, ValueError) as exc:
+            raise CheckpointError(f"{path}: unreadable or truncated safetensors file ({exc}); "
+                                  "re-download it") from exc
+    return tensors
+
+
+def read_safetensors_header(path: Path) -> dict[str, tuple[int, ...]]:
+    """Key -> shape of one safetensors file, reading only the header (cheap integrity check)."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            return {key: tuple(handle.get_slice(key).get_shape()) for key in handle.keys()}
+    except (SafetensorError, OSError, RuntimeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: unreadable or truncated safetensors file ({exc}); "
+                              "re-download it") from exc
+
+
+def check_safetensors_complete(path: Path) -> None:
+    """Raise if the file is shorter than its header says (a truncated download)."""
+    import json
+    import struct
+
+    path = Path(path)
+    try:
+        with path.open("rb") as handle:
+            (header_len,) = struct.unpack("<Q", handle.read(8))
+            header = json.loads(handle.read(header_len))
+    except (OSError, struct.error, ValueError) as exc:
+        raise CheckpointError(f"{path}: unreadable or truncated safetensors file ({exc}); "
+                              "re-download it") from exc
+    end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
+    expected = 8 + header_len + end
+    actual = path.stat().st_size
+    if actual < expected:
+        raise CheckpointError(f"{path}: truncated ({actual} bytes, header promises {expected}); "
+                              "re-download it")
+
+
+def read_silence_latent(path: Path, latent_dim: int) -> torch.Tensor:
+    """Load `silence_latent.pt` ([1, C, Ls] as upstream stores it) as time-major [1, Ls, C] float32.
+
+    Upstream loads it and transposes to frames x channels (upstream_dit.md §1.1).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"missing file: {path}")
+    try:
+        obj = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unpickling refusal/corruption is a bad file
+        raise CheckpointError(f"{path}: not a readable tensor file ({exc})") from exc
+    if not isinstance(obj, torch.Tensor) or obj.ndim != 3 or obj.shape[0] != 1:
+        shape = tuple(obj.shape) if isinstance(obj, torch.Tensor) else type(obj).__name__
+        raise CheckpointError(f"{path}: expected a [1, {latent_dim}, frames] tensor, got {shape}")
+    if obj.shape[1] == latent_dim:
+        obj = obj.transpose(1, 2)  # [1, C, Ls] -> [1, Ls, C]
+    elif obj.shape[2] != latent_dim:
+        raise CheckpointError(f"{path}: expected {latent_dim} latent channels, got shape {tuple(obj.shape)}")
+    return obj.float().contiguous()  # [1, Ls, C]
