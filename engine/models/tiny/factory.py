@@ -1,0 +1,36 @@
+"""Write the whole tiny checkpoints tree (see engine.models.tiny)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from engine.models.tiny.dit_checkpoint import tiny_dit_config, write_dit_checkpoint
+from engine.models.tiny.qwen_models import TEXT_ENCODER_DIMS, write_planner_lm, write_text_encoder
+from engine.models.tiny.vae import write_vae
+
+# Folder names of the real `checkpoints/` tree (ace-step/ACE-Step-1.5:acestep/model_downloader.py).
+DIT_FOLDERS = {"turbo": "acestep-v15-turbo", "base": "acestep-v15-base"}
+VAE_FOLDER = "vae"
+TEXT_ENCODER_FOLDER = "Qwen3-Embedding-0.6B"
+PLANNER_LM_FOLDER = "acestep-5Hz-lm-1.7B"
+
+
+def write_tiny_checkpoints(root: Path, seed: int = 0) -> list[Path]:
+    """Write every tiny model folder under `root`; return the written files, sorted."""
+    root.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    text_hidden = TEXT_ENCODER_DIMS["hidden_size"]
+    for variant, name in DIT_FOLDERS.items():
+        written += write_dit_checkpoint(root / name, tiny_dit_config(variant, text_hidden_dim=text_hidden), seed)
+    # save_pretrained logs at INFO/WARNING level about things that do not apply here.
+    _quiet_library_loggers()
+    written += write_vae(root / VAE_FOLDER, seed)
+    written += write_text_encoder(root / TEXT_ENCODER_FOLDER, seed)
+    written += write_planner_lm(root / PLANNER_LM_FOLDER, seed)
+    return sorted(written)
+
+
+def _quiet_library_loggers() -> None:
+    for name in ("transformers", "diffusers"):
+        logging.getLogger(name).setLevel(logging.ERROR)

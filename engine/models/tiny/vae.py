@@ -1,0 +1,53 @@
+"""Tiny Oobleck VAE folder (`vae/`): diffusers config.json + diffusion_pytorch_model.safetensors.
+
+Channel widths are tiny, but everything that fixes the latent geometry is real
+(shared/reference/upstream_dit.md §1.3): downsampling ratios [2, 4, 4, 6, 10] (hop 1920 samples,
+so 25 latent frames per second at 48 kHz), stereo audio, 64 latent channels.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from engine.models.tiny.seeded_init import seeded_tensor
+
+TINY_VAE_CONFIG = {
+    "audio_channels": 2,
+    # Every encoder width is encoder_hidden_size x a multiple, and encoder_hidden_size is also the
+    # encoder's OUTPUT width (mean and scale of the 64 latent channels), so it must stay 128;
+    # multiples of 1 (real: [1, 2, 4, 8, 16]) keep the encoder at 2.9 M parameters.
+    "channel_multiples": [1, 1, 1, 1, 1],
+    "decoder_channels": 4,
+    "decoder_input_channels": 64,
+    "downsampling_ratios": [2, 4, 4, 6, 10],
+    "encoder_hidden_size": 128,
+    "sampling_rate": 48000,
+}
+
+
+def _vae_tensor(name: str, shape: tuple[int, ...], seed: int) -> torch.Tensor:
+    """Seeded values that keep signal scale roughly constant through the tiny conv stack."""
+    if name.endswith("weight_g"):
+        # Weight norm: each output channel's weight vector has norm g, so g ~ 1 keeps unit gain
+        # whatever the direction weight_v has. The residual branches' last convs get g ~ 0.3:
+        # with 15 residual units in a row, unit gain would grow the signal ~100x.
+        gain = 0.3 if ("res_unit" in name and name.endswith("conv2.weight_g")) else 1.0
+        return gain * (1.0 + 0.1 * seeded_tensor(name, shape, seed, namespace="vae")).abs()
+    if name.endswith((".alpha", ".beta")):
+        # Snake activations store log-scale alpha/beta (diffusers Snake1d, logscale=True).
+        return 0.1 * seeded_tensor(name, shape, seed, namespace="vae")
+    return seeded_tensor(name, shape, seed, namespace="vae")
+
+
+def write_vae(folder: Path, seed: int) -> list[Path]:
+    """Write the tiny VAE with `save_pretrained` (safetensors)."""
+    from diffusers import AutoencoderOobleck
+
+    model = AutoencoderOobleck(**TINY_VAE_CONFIG)
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():
+            tensor.copy_(_vae_tensor(name, tuple(tensor.shape), seed))
+    model.save_pretrained(folder, safe_serialization=True)
+    return [folder / "config.json", folder / "diffusion_pytorch_model.safetensors"]
