@@ -7,7 +7,7 @@ device or dtype changes. Unloading is explicit (`unload`) or requested from any 
 unload/free flags between prompts).
 
 `housekeeping()` runs after each job: gc plus `torch.cuda.empty_cache()` so memory a finished
-job freed goes back to the driver. torch is touched only if something already imported it,
+job freed goes back to the driver (at most every `gc_interval_s`, and always after an unload). torch is touched only if something already imported it,
 so `import engine.jobs` stays light.
 """
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 import gc
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -51,7 +52,9 @@ class CacheStats:
 class ModelCache:
     """Models by `ModelKey`. Loads happen on the worker thread; requests may come from any thread."""
 
-    def __init__(self) -> None:
+    def __init__(self, gc_interval_s: float = 10.0) -> None:
+        self._gc_interval_s = gc_interval_s
+        self._last_gc = -float("inf")
         self._lock = threading.Lock()
         self._models: dict[ModelKey, Any] = {}
         self._pending_unload: set[ModelKey] | None = set()  # None = unload everything
@@ -111,13 +114,21 @@ class ModelCache:
         """Between jobs: apply requested unloads, collect garbage, return freed GPU memory."""
         with self._lock:
             pending, self._pending_unload = self._pending_unload, set()
+            before = len(self._models)
             if pending is None:
                 self._models.clear()
             else:
                 for k in pending:
                     self._models.pop(k, None)
-        gc.collect()
-        release_accelerator_memory()
+            unloaded = before - len(self._models)
+        # A full collection costs 50-150 ms once torch is loaded, which would dominate short
+        # jobs; so, like ComfyUI's prompt worker, collect at most every `gc_interval_s` unless
+        # models were just dropped (then the memory matters now).
+        now = time.monotonic()
+        if unloaded or now - self._last_gc >= self._gc_interval_s:
+            gc.collect()
+            self._last_gc = now
+            release_accelerator_memory()
 
 
 def release_accelerator_memory() -> None:

@@ -49,7 +49,10 @@ class JobInfo:
     progress: Progress | None = None  # latest report, unthrottled
 
 
+KEEP_FINISHED_INFOS = 256  # status snapshots of jobs that are over; older ones are forgotten
+
 _FINAL_STATES = {JobFinished: JobState.FINISHED, JobFailed: JobState.FAILED, JobCancelled: JobState.CANCELLED}
+_OVER = frozenset(_FINAL_STATES.values())
 
 
 class JobQueue:
@@ -209,9 +212,14 @@ class JobQueue:
                 self._infos[job_id] = replace(info, progress=progress)
 
     def _set_state(self, job_id: str, state: JobState) -> None:
+        # Caller holds the lock.
         info = self._infos.get(job_id)
         if info is not None:
             self._infos[job_id] = replace(info, state=state)
+        if state in _OVER and len(self._infos) > 2 * KEEP_FINISHED_INFOS:
+            over = [k for k, i in self._infos.items() if i.state in _OVER]
+            for stale in over[: len(over) - KEEP_FINISHED_INFOS]:
+                del self._infos[stale]
 
     def _drain_inline(self) -> None:
         """Inline mode: run queued jobs on this thread until none is left (jobs a sink submits too)."""
@@ -258,6 +266,6 @@ class JobQueue:
             self._thread.join(timeout)
             stopped = not self._thread.is_alive()
         if stopped:
-            self.models.unload()
-            self.models.housekeeping()
+            self.models.request_unload()
+            self.models.housekeeping()  # drops every model and collects at once
         return stopped

@@ -180,8 +180,15 @@ def test_housekeeping_frees_cuda_cache_when_torch_is_in_use(monkeypatch):
                 is_available = staticmethod(lambda: False)
 
     monkeypatch.setitem(sys.modules, "torch", FakeTorch)
-    ModelCache().housekeeping()
+    cache = ModelCache(gc_interval_s=60)
+    cache.housekeeping()
     assert calls == ["empty_cache", "ipc_collect"]
+    cache.housekeeping()  # right after the last one: short jobs don't pay for a full gc each
+    assert len(calls) == 2
+    cache.put(ModelKey("/m"), object())
+    cache.request_unload()
+    cache.housekeeping()  # an unload frees memory at once
+    assert len(calls) == 4 and cache.stats().loaded == ()
 
 
 # -- JobContext's ETA -----------------------------------------------------------------------------
@@ -203,3 +210,11 @@ def test_a_stage_first_reported_midway_gets_a_nonzero_eta():
     time.sleep(0.05)  # the first step of "lm" ran before its first report
     ctx.progress("lm", 1, 3)
     assert reports[0].eta_s == pytest.approx(2 * 0.05, rel=0.5)
+
+
+def test_status_snapshots_of_old_jobs_are_forgotten(monkeypatch):
+    monkeypatch.setattr("engine.jobs.queue.KEEP_FINISHED_INFOS", 4)
+    q = JobQueue(run_inline=True)
+    ids = [q.submit(FunctionJob(fn=lambda models, ctx: None)) for _ in range(20)]
+    assert 4 <= len(q.jobs()) <= 8
+    assert q.info(ids[-1]) is not None and q.info(ids[0]) is None
