@@ -1,0 +1,145 @@
+"""Transport: play/pause/stop, seek, loop; a ~30 Hz timer pulls playhead and meters from the
+engine player (the audio callback never pushes into Qt: Friture's display-timer pattern).
+
+With no audio device the engine player runs a fake stream (or none at all); the window still
+opens and the status bar says playback is unavailable.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, QTimer
+
+from desktop.timeline.range_selection import TimeSelection
+from engine.timebase import SAMPLE_RATE, seconds_to_samples
+
+UI_REFRESH_MS = 33  # ~30 Hz
+
+
+class TransportController(QObject):
+    def __init__(self, window, player=None) -> None:
+        super().__init__(window)
+        self.window = window
+        self.player = player if player is not None else self._make_player()
+        self.project = None
+        self._position_s = 0.0  # playhead when no player is available
+        self._selection: TimeSelection | None = None
+        self._timer = QTimer(self)
+        self._timer.setInterval(UI_REFRESH_MS)
+        self._timer.timeout.connect(self.refresh)
+        self._loop_enabled = False
+
+    def _make_player(self):
+        try:
+            from engine.audio.playback import Player
+        except ImportError:
+            return None
+        try:
+            return Player()
+        except Exception:  # no device, no PortAudio: the app must still open
+            return None
+
+    def availability_message(self) -> str:
+        if self.player is None:
+            return "Ready — playback unavailable (no audio output device); editing and export still work"
+        available = getattr(self.player, "device_available", True)
+        if not available:
+            return "Ready — playback unavailable (no audio output device); editing and export still work"
+        return "Ready"
+
+    def wire(self, actions, bar, timeline) -> None:
+        self.bar, self.timeline = bar, timeline
+        actions.play.triggered.connect(self.toggle_play)
+        actions.stop.triggered.connect(self.stop)
+        actions.loop.toggled.connect(self.set_loop)
+        bar.play_toggled.connect(self.toggle_play)
+        bar.stop_clicked.connect(self.stop)
+        bar.loop_toggled.connect(actions.loop.setChecked)
+        actions.loop.toggled.connect(bar.loop_button.setChecked)
+        timeline.ruler.seek_requested.connect(self.seek)
+        timeline.view.seek_requested.connect(self.seek)
+        self._timer.start()
+
+    def set_project(self, project) -> None:
+        self.project = project
+        if self.player is not None and hasattr(self.player, "set_project"):
+            self.player.set_project(project)
+        self.seek(0.0)
+
+    # --- intents ---------------------------------------------------------------------------
+    def toggle_play(self) -> None:
+        if self.player is None:
+            self.window.show_status("Playback unavailable: no audio output device")
+            return
+        if self.is_playing():
+            self.player.pause()
+        else:
+            self.player.play()
+        self.refresh()
+
+    def stop(self) -> None:
+        if self.player is not None:
+            self.player.stop()
+        self.refresh()
+
+    def seek(self, seconds: float) -> None:
+        seconds = max(0.0, seconds)
+        self._position_s = seconds
+        if self.player is not None:
+            self.player.seek(int(seconds_to_samples(seconds)))
+        self.refresh()
+
+    def set_loop(self, enabled: bool) -> None:
+        self._loop_enabled = enabled
+        self._apply_loop()
+
+    def on_selection_changed(self, selection: TimeSelection | None) -> None:
+        self._selection = selection
+        self._apply_loop()
+
+    def _apply_loop(self) -> None:
+        sel = self._selection
+        loop = (sel.start_s, sel.end_s) if self._loop_enabled and sel is not None and sel.length_s > 0 else None
+        if self.player is not None and hasattr(self.player, "set_loop"):
+            self.player.set_loop(
+                None if loop is None else (int(seconds_to_samples(loop[0])), int(seconds_to_samples(loop[1])))
+            )
+        if hasattr(self, "timeline"):
+            self.timeline.set_loop_range(loop)
+
+    # --- the display timer ---------------------------------------------------------------
+    def is_playing(self) -> bool:
+        return bool(self.player is not None and getattr(self.player, "playing", False))
+
+    def position_s(self) -> float:
+        if self.player is not None and hasattr(self.player, "position"):
+            return self.player.position / SAMPLE_RATE
+        return self._position_s
+
+    def refresh(self) -> None:
+        """Timer slot: pull playhead and meters from the player and show them."""
+        if not hasattr(self, "timeline"):
+            return
+        pos = self.position_s()
+        playing = self.is_playing()
+        self.timeline.set_playhead(pos, follow=playing)
+        self.bar.set_position(pos)
+        self.bar.set_playing(playing)
+        meters = getattr(self.player, "meters", None) if self.player is not None else None
+        if meters is not None:
+            levels = meters() if callable(meters) else meters
+            self._show_meters(levels)
+
+    def _show_meters(self, levels) -> None:
+        master = getattr(levels, "master_peak", None)
+        if master is not None:
+            self.bar.master_meter.set_levels(list(master))
+        tracks = getattr(levels, "track_peaks", None) or {}
+        for track_id, header in self.timeline.headers.headers.items():
+            peak = tracks.get(track_id)
+            if peak is not None:
+                header.meter.set_levels(list(peak) if hasattr(peak, "__len__") else [peak])
+
+    def shutdown(self) -> None:
+        self._timer.stop()
+        if self.player is not None and hasattr(self.player, "close"):
+            self.player.close()

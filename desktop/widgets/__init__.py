@@ -1,0 +1,1 @@
+"""Small reusable widgets: meters, the transport bar, the master strip."""
