@@ -161,7 +161,11 @@ def is_out_of_memory(exc: BaseException) -> bool:
     if isinstance(exc, MemoryError):
         return True
     # torch.OutOfMemoryError / torch.cuda.OutOfMemoryError; older torch and MPS raise RuntimeError.
-    return type(exc).__name__ == "OutOfMemoryError" or "out of memory" in str(exc).lower()
+    # Same rule as engine.runtime.device.is_out_of_memory, which cannot be used here: it imports torch.
+    if type(exc).__name__ == "OutOfMemoryError":
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and ("out of memory" in text or "failed to allocate" in text)
 
 
 def describe_failure(exc: BaseException, label: str) -> str:

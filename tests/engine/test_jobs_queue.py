@@ -264,3 +264,20 @@ def test_a_spec_without_run_fails_cleanly(queue, recorder):
     failed = recorder.of(job_id)[-1]
     assert isinstance(failed, JobFailed) and "must implement run" in failed.message
     assert not any(isinstance(e, JobCancelled) for e in recorder.events)
+
+
+def test_out_of_memory_detection_agrees_with_the_runtime():
+    """The queue's torch-free check says what engine.runtime's torch-based one says."""
+    torch = pytest.importorskip("torch")
+    from engine.jobs.worker import is_out_of_memory as queue_says
+    from engine.runtime.device import is_out_of_memory as runtime_says
+
+    cases = [
+        torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 MiB"),
+        RuntimeError("MPS backend out of memory"),
+        RuntimeError("[enforce fail at alloc_cpu.cpp] DefaultCPUAllocator: failed to allocate 8 GB"),
+        MemoryError(),
+        RuntimeError("mat1 and mat2 shapes cannot be multiplied"),
+        ValueError("duration out of range"),
+    ]
+    assert [queue_says(e) for e in cases] == [runtime_says(e) for e in cases] == [True] * 4 + [False] * 2
