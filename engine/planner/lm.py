@@ -1,0 +1,133 @@
+"""Loading the planner LM (a Qwen3 causal LM + tokenizer) from a checkpoint folder.
+
+Plain transformers classes, config.json + safetensors, never trust_remote_code (the published
+checkpoints are stock Qwen3ForCausalLM with added tokens; upstream_lm_tools.md §1.1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.errors import CheckpointError
+from engine.planner.constants import DURATION_MAX_DEFAULT
+from engine.planner.vocab import PlannerVocab, planner_vocab
+
+LM_FOLDER_PREFIX = "acestep-5Hz-lm-"
+DEFAULT_LM_FOLDER = "acestep-5Hz-lm-1.7B"
+GENRES_VOCAB_FILE = "genres_vocab.txt"
+
+
+def find_lm_folder(path: Path | str) -> Path:
+    """An LM folder itself, or a checkpoints root holding `acestep-5Hz-lm-*` (1.7B preferred).
+
+    Raises:
+        CheckpointError: no LM folder there.
+    """
+    path = Path(path)
+    if (path / "config.json").is_file():
+        return path
+    if not path.is_dir():
+        raise CheckpointError(f"checkpoint folder {path} does not exist")
+    if (path / DEFAULT_LM_FOLDER / "config.json").is_file():
+        return path / DEFAULT_LM_FOLDER
+    candidates = sorted(
+        p for p in path.iterdir() if p.name.startswith(LM_FOLDER_PREFIX) and (p / "config.json").is_file()
+    )
+    if not candidates:
+        raise CheckpointError(
+            f"no planner LM in {path}: expected a folder named {LM_FOLDER_PREFIX}* with config.json"
+        )
+    return candidates[0]
+
+
+def read_genres_vocab(path: Path) -> tuple[str, ...] | None:
+    """One genre per line, '#' lines ignored, lower-cased (upstream genres_vocab.txt); None if absent."""
+    if not path.is_file():
+        return None
+    entries = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        entry = line.strip().lower()
+        if entry and not entry.startswith("#"):
+            entries.append(entry)
+    return tuple(dict.fromkeys(entries)) or None
+
+
+@dataclass
+class PlannerLM:
+    """A loaded planner: model, tokenizer, its cached vocabulary tables and the device limits.
+
+    Attributes:
+        max_duration: the device tier's longest song with the LM (s); the LM may not choose more
+            and user durations above it are rejected (upstream_lm_tools.md §7).
+        genres: genre vocabulary for constrained `genres`, or None (free text).
+    """
+
+    model: Any
+    tokenizer: Any
+    vocab: PlannerVocab
+    folder: Path | None = None
+    max_duration: int = DURATION_MAX_DEFAULT
+    genres: tuple[str, ...] | None = None
+    cache_mode: str = "dynamic"
+
+    @classmethod
+    def from_components(cls, model: Any, tokenizer: Any, **kwargs: Any) -> PlannerLM:
+        vocab = planner_vocab(tokenizer, model.config.vocab_size)
+        return cls(model=model, tokenizer=tokenizer, vocab=vocab, **kwargs)
+
+    @classmethod
+    def load(
+        cls,
+        path: Path | str,
+        *,
+        device: str = "cpu",
+        dtype: Any = None,
+        max_duration: int = DURATION_MAX_DEFAULT,
+        compile: bool = False,
+    ) -> PlannerLM:
+        """Load from an LM folder or a checkpoints root.
+
+        Args:
+            device: torch device string.
+            dtype: torch dtype; default bfloat16 on CUDA, float32 elsewhere (as upstream).
+            compile: on CUDA, use a static KV cache and torch.compile the forward pass.
+
+        Raises:
+            CheckpointError: missing/malformed files or a tokenizer without the LM's tokens.
+        """
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        folder = find_lm_folder(path)
+        if dtype is None:
+            dtype = torch.bfloat16 if str(device).startswith("cuda") else torch.float32
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(folder, use_fast=True, trust_remote_code=False)
+        except Exception as exc:  # noqa: BLE001 - any loader failure is a checkpoint problem to the user
+            raise CheckpointError(f"cannot load the planner tokenizer from {folder}: {exc}") from exc
+        try:
+            model = AutoModelForCausalLM.from_pretrained(
+                folder, dtype=dtype, trust_remote_code=False, use_safetensors=True
+            )
+        except Exception as exc:  # noqa: BLE001
+            raise CheckpointError(f"cannot load the planner LM from {folder}: {exc}") from exc
+        model.to(device).eval()
+        cache_mode = "dynamic"
+        if compile:
+            if not str(device).startswith("cuda"):
+                raise CheckpointError("compile=True needs a CUDA device (static cache + torch.compile)")
+            model.forward = torch.compile(model.forward, mode="reduce-overhead", dynamic=True)
+            cache_mode = "static"
+        return cls.from_components(
+            model,
+            tokenizer,
+            folder=folder,
+            max_duration=int(max_duration),
+            genres=read_genres_vocab(folder / GENRES_VOCAB_FILE),
+            cache_mode=cache_mode,
+        )
+
+    def encode(self, text: str) -> list[int]:
+        return self.vocab.encode(text)
