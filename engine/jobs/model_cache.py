@@ -110,8 +110,13 @@ class ModelCache:
         with self._lock:
             return CacheStats(self._loads, self._hits, tuple(self._models))
 
-    def housekeeping(self) -> None:
-        """Between jobs: apply requested unloads, collect garbage, return freed GPU memory."""
+    def housekeeping(self, after_failure: bool = False) -> None:
+        """Between jobs: apply requested unloads, collect garbage, return freed GPU memory.
+
+        Args:
+            after_failure: The job just raised. Its traceback's frames may hold tensors in
+                reference cycles (the classic leak after a CUDA OOM), so collect now.
+        """
         with self._lock:
             pending, self._pending_unload = self._pending_unload, set()
             before = len(self._models)
@@ -121,11 +126,11 @@ class ModelCache:
                 for k in pending:
                     self._models.pop(k, None)
             unloaded = before - len(self._models)
-        # A full collection costs 50-150 ms once torch is loaded, which would dominate short
-        # jobs; so, like ComfyUI's prompt worker, collect at most every `gc_interval_s` unless
-        # models were just dropped (then the memory matters now).
+        # A full collection costs 50-150 ms once torch is loaded and holds the GIL all along
+        # (the UI thread waits too), so, like ComfyUI's prompt worker, collect at most every
+        # `gc_interval_s`, unless models were just dropped or a job failed (memory matters now).
         now = time.monotonic()
-        if unloaded or now - self._last_gc >= self._gc_interval_s:
+        if unloaded or after_failure or now - self._last_gc >= self._gc_interval_s:
             gc.collect()
             self._last_gc = now
             release_accelerator_memory()

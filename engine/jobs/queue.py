@@ -232,10 +232,10 @@ class JobQueue:
                     self._running, self._busy = job, True
                     self._set_state(job.job_id, JobState.RUNNING)
                 try:
-                    self._runner.execute(
+                    final = self._runner.execute(
                         job, self.progress_seen, lambda final, job=job: self.job_done(job, final)
                     )
-                    self.models.housekeeping()
+                    self.models.housekeeping(after_failure=isinstance(final, JobFailed))
                 finally:
                     self.worker_idle()
         finally:

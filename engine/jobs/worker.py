@@ -144,13 +144,13 @@ def run_forever(source: JobSource, runner: JobRunner) -> None:
         job = source.take_next()
         if job is None:
             return
-        runner.execute(
+        final = runner.execute(
             job,
             on_progress_seen=source.progress_seen,
             on_final=lambda final, job=job: source.job_done(job, final),
         )
         try:
-            runner.models.housekeeping()
+            runner.models.housekeeping(after_failure=isinstance(final, JobFailed))
         except Exception:  # noqa: BLE001 - housekeeping is best effort
             log.exception("housekeeping after job %s failed", job.job_id)
         source.worker_idle()

@@ -189,6 +189,11 @@ def test_housekeeping_frees_cuda_cache_when_torch_is_in_use(monkeypatch):
     cache.request_unload()
     cache.housekeeping()  # an unload frees memory at once
     assert len(calls) == 4 and cache.stats().loaded == ()
+    q = JobQueue(models=cache, run_inline=True)
+    q.submit(FunctionJob(fn=lambda models, ctx: None))
+    assert len(calls) == 4
+    q.submit(FunctionJob(fn=lambda models, ctx: 1 / 0))  # a failed job's frames may hold tensors
+    assert len(calls) == 6
 
 
 # -- JobContext's ETA -----------------------------------------------------------------------------
