@@ -9,18 +9,37 @@ common words become few tokens, as with the real Qwen vocabulary).
 from __future__ import annotations
 
 _HEADERS = [
-    "# Instruction", "# Caption", "# Metas", "# Languages", "# Lyric", "# Lyrics",
+    "# Instruction",
+    "# Caption",
+    "# Metas",
+    "# Languages",
+    "# Lyric",
+    "# Lyrics",
     "Fill the audio semantic mask based on the given conditions:",
     "Generate audio semantic tokens based on the given conditions:",
     "Understand the given musical conditions and describe the audio semantics accordingly:",
     "Expand the user's input into a more detailed and specific musical description:",
     "Format the user's input into a more detailed and specific musical description:",
-    "NO USER INPUT", "instrumental: true", "instrumental: false", "[Instrumental]",
+    "NO USER INPUT",
+    "instrumental: true",
+    "instrumental: false",
+    "[Instrumental]",
 ]
 
 _SECTIONS = [
-    "[Intro]", "[Verse]", "[Verse 1]", "[Verse 2]", "[Pre-Chorus]", "[Chorus]", "[Bridge]",
-    "[Outro]", "[Hook]", "[Interlude]", "[Instrumental]", "[Drop]", "[Breakdown]",
+    "[Intro]",
+    "[Verse]",
+    "[Verse 1]",
+    "[Verse 2]",
+    "[Pre-Chorus]",
+    "[Chorus]",
+    "[Bridge]",
+    "[Outro]",
+    "[Hook]",
+    "[Interlude]",
+    "[Instrumental]",
+    "[Drop]",
+    "[Breakdown]",
 ]
 
 _LYRICS = [
@@ -56,12 +75,29 @@ _CAPTIONS = [
 ]
 
 _INSTRUMENTS = [
-    "vocals", "drums", "bass", "guitar", "keyboard", "percussion", "strings", "synth", "fx",
-    "brass", "woodwinds", "backing_vocals", "piano", "violin", "cello", "saxophone",
+    "vocals",
+    "drums",
+    "bass",
+    "guitar",
+    "keyboard",
+    "percussion",
+    "strings",
+    "synth",
+    "fx",
+    "brass",
+    "woodwinds",
+    "backing_vocals",
+    "piano",
+    "violin",
+    "cello",
+    "saxophone",
 ]
 
-_KEYS = [f"{note} {mode}" for note in ("C", "C#", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
-         for mode in ("major", "minor")]
+_KEYS = [
+    f"{note} {mode}"
+    for note in ("C", "C#", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+    for mode in ("major", "minor")
+]
 
 _LANGUAGES = ["en", "zh", "ja", "ko", "de", "fr", "es", "it", "pt", "ru", "unknown"]
 
@@ -74,8 +110,10 @@ def training_corpus() -> list[str]:
     for bpm in range(40, 201, 4):
         key = _KEYS[bpm % len(_KEYS)]
         lines.append(f"- bpm: {bpm}\n- timesignature: 4\n- keyscale: {key}\n- duration: {bpm + 20} seconds\n")
-        lines.append(f"bpm: {bpm}\ncaption: {_CAPTIONS[bpm % len(_CAPTIONS)]}\nduration: {bpm * 2}\n"
-                     f"keyscale: {key}\nlanguage: {_LANGUAGES[bpm % len(_LANGUAGES)]}\ntimesignature: 4\n")
+        lines.append(
+            f"bpm: {bpm}\ncaption: {_CAPTIONS[bpm % len(_CAPTIONS)]}\nduration: {bpm * 2}\n"
+            f"keyscale: {key}\nlanguage: {_LANGUAGES[bpm % len(_LANGUAGES)]}\ntimesignature: 4\n"
+        )
     for key in _KEYS:
         lines.append(f"keyscale: {key}")
     for language in _LANGUAGES:

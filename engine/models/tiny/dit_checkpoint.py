@@ -131,4 +131,3 @@ def write_dit_checkpoint(folder: Path, config: dict[str, Any], seed: int) -> lis
     silence_path = folder / "silence_latent.pt"
     torch.save(tiny_silence_latent(seed, channels=config["audio_acoustic_hidden_dim"]), silence_path)
     return [config_path, weights_path, silence_path]
-

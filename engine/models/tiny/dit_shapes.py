@@ -63,7 +63,9 @@ def _encoder_stack(prefix: str, layers: int, dims: dict[str, int]) -> dict[str, 
         layer = f"{prefix}.layers.{i}"
         shapes[f"{layer}.input_layernorm.weight"] = (dims["width"],)
         shapes[f"{layer}.post_attention_layernorm.weight"] = (dims["width"],)
-        shapes |= _attention(f"{layer}.self_attn", dims["width"], dims["heads"], dims["kv_heads"], dims["head_dim"])
+        shapes |= _attention(
+            f"{layer}.self_attn", dims["width"], dims["heads"], dims["kv_heads"], dims["head_dim"]
+        )
         shapes |= _mlp(f"{layer}.mlp", dims["width"], dims["intermediate"])
     shapes[f"{prefix}.norm.weight"] = (dims["width"],)
     return shapes
@@ -143,9 +145,13 @@ def acestep_dit_parameter_shapes(config: Mapping[str, Any]) -> dict[str, Shape]:
     text_dim = _field(config, "text_hidden_dim")
     shapes["encoder.text_projector.weight"] = (enc_width, text_dim)  # no bias
     shapes |= _linear("encoder.lyric_encoder.embed_tokens", enc_width, text_dim)
-    shapes |= _encoder_stack("encoder.lyric_encoder", _field(config, "num_lyric_encoder_hidden_layers"), encoder)
+    shapes |= _encoder_stack(
+        "encoder.lyric_encoder", _field(config, "num_lyric_encoder_hidden_layers"), encoder
+    )
     shapes |= _linear("encoder.timbre_encoder.embed_tokens", enc_width, _field(config, "timbre_hidden_dim"))
-    shapes |= _encoder_stack("encoder.timbre_encoder", _field(config, "num_timbre_encoder_hidden_layers"), encoder)
+    shapes |= _encoder_stack(
+        "encoder.timbre_encoder", _field(config, "num_timbre_encoder_hidden_layers"), encoder
+    )
     shapes["encoder.timbre_encoder.special_token"] = (1, 1, enc_width)  # stored, unused upstream
 
     # --- tokenizer.*: 25 Hz latents -> 5 Hz FSQ codes ----------------------------------------

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from engine.models.tiny.dit_checkpoint import tiny_dit_config, write_dit_checkpoint
@@ -22,15 +24,30 @@ def write_tiny_checkpoints(root: Path, seed: int = 0) -> list[Path]:
     written: list[Path] = []
     text_hidden = TEXT_ENCODER_DIMS["hidden_size"]
     for variant, name in DIT_FOLDERS.items():
-        written += write_dit_checkpoint(root / name, tiny_dit_config(variant, text_hidden_dim=text_hidden), seed)
-    # save_pretrained logs at INFO/WARNING level about things that do not apply here.
-    _quiet_library_loggers()
-    written += write_vae(root / VAE_FOLDER, seed)
-    written += write_text_encoder(root / TEXT_ENCODER_FOLDER, seed)
-    written += write_planner_lm(root / PLANNER_LM_FOLDER, seed)
+        written += write_dit_checkpoint(
+            root / name, tiny_dit_config(variant, text_hidden_dim=text_hidden), seed
+        )
+    with _quiet_libraries():
+        written += write_vae(root / VAE_FOLDER, seed)
+        written += write_text_encoder(root / TEXT_ENCODER_FOLDER, seed)
+        written += write_planner_lm(root / PLANNER_LM_FOLDER, seed)
     return sorted(written)
 
 
-def _quiet_library_loggers() -> None:
-    for name in ("transformers", "diffusers"):
+@contextmanager
+def _quiet_libraries() -> Iterator[None]:
+    """Silence save_pretrained's progress bars and notices (irrelevant here); restore afterwards."""
+    from transformers.utils import logging as hf_logging
+
+    bars_were_off = hf_logging.is_progress_bar_enabled() is False
+    levels = {name: logging.getLogger(name).level for name in ("transformers", "diffusers")}
+    hf_logging.disable_progress_bar()
+    for name in levels:
         logging.getLogger(name).setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        if not bars_were_off:
+            hf_logging.enable_progress_bar()
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)

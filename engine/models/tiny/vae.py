@@ -7,6 +7,7 @@ so 25 latent frames per second at 48 kHz), stereo audio, 64 latent channels.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import torch
@@ -45,7 +46,10 @@ def write_vae(folder: Path, seed: int) -> list[Path]:
     """Write the tiny VAE with `save_pretrained` (safetensors)."""
     from diffusers import AutoencoderOobleck
 
-    model = AutoencoderOobleck(**TINY_VAE_CONFIG)
+    with warnings.catch_warnings():
+        # diffusers builds Oobleck with the deprecated torch weight_norm; nothing for us to act on.
+        warnings.simplefilter("ignore", FutureWarning)
+        model = AutoencoderOobleck(**TINY_VAE_CONFIG)
     with torch.no_grad():
         for name, tensor in model.state_dict().items():
             tensor.copy_(_vae_tensor(name, tuple(tensor.shape), seed))
