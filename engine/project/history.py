@@ -16,7 +16,7 @@ Events: `changed()` after every push, undo, redo, clean-state change or clear. T
 pushing from another thread raises RuntimeError (post results to the main thread first).
 
 Public API (stable): History(project) with push, undo, redo, group(text), seal, clear,
-mark_clean, is_clean, can_undo, can_redo, undo_text, redo_text, index, count, revision, changed.
+mark_clean, mark_unsaved, is_clean, can_undo, can_redo, undo_text, redo_text, index, count, revision, changed.
 """
 
 from __future__ import annotations
@@ -80,6 +80,11 @@ class History:
     def mark_clean(self) -> None:
         self._clean_index = self._index
         self._sealed = True
+        self.changed.emit()
+
+    def mark_unsaved(self) -> None:
+        """No state is the saved one (e.g. a project restored from an autosave)."""
+        self._clean_index = None
         self.changed.emit()
 
     # -- editing
