@@ -13,7 +13,7 @@ import sys
 
 from engine.errors import LegatoError as UserFacingError
 
-SUBCOMMAND_MODULES: tuple[str, ...] = ("models",)
+SUBCOMMAND_MODULES: tuple[str, ...] = ("models", "plan")
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(

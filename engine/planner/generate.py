@@ -159,6 +159,7 @@ def generate_rows(
             ctx.progress(stage, min(progress_offset + step + 1, max(total, 1)), total)
             if all(row.done for row in rows) or step + 1 == max_new_tokens:
                 break
+            ctx.check_cancelled()  # a cancel during progress reporting skips the next forward
             step_ids = torch.tensor(next_tokens * (2 if use_cfg else 1), dtype=torch.long, device=device)
             step_ids = step_ids.view(-1, 1)  # [R, 1]
             mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)  # [R, L+t]

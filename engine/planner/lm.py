@@ -84,7 +84,7 @@ class PlannerLM:
         *,
         device: str = "cpu",
         dtype: Any = None,
-        max_duration: int = DURATION_MAX_DEFAULT,
+        max_duration: int | None = None,
         compile: bool = False,
     ) -> PlannerLM:
         """Load from an LM folder or a checkpoints root.
@@ -92,6 +92,8 @@ class PlannerLM:
         Args:
             device: torch device string.
             dtype: torch dtype; default bfloat16 on CUDA, float32 elsewhere (as upstream).
+            max_duration: longest song the LM may plan (s); default: the device's memory tier
+                (engine.runtime.memory_tier, upstream gpu_config "max duration with LM").
             compile: on CUDA, use a static KV cache and torch.compile the forward pass.
 
         Raises:
@@ -101,6 +103,10 @@ class PlannerLM:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         folder = find_lm_folder(path)
+        if max_duration is None:
+            from engine.runtime.memory_tier import detect_tier
+
+            max_duration = detect_tier(device).max_duration_with_lm
         if dtype is None:
             dtype = torch.bfloat16 if str(device).startswith("cuda") else torch.float32
         try:
