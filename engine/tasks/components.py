@@ -1,0 +1,186 @@
+"""The models a generation needs (DiT, text encoder, VAE), which folder to use, and their identity.
+
+The DiT loads through `engine.models.dit_loader.load_dit` (the same loader the conformance
+tests use). The text encoder and VAE come from the model-core package when it provides them
+(`engine.models.text_encoder`, `engine.models.vae`); until then a minimal local adapter reads
+the same files (config.json + safetensors only, no remote code).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import torch
+
+from engine.errors import CheckpointError, ValidationError
+from engine.tasks import constants as C
+from engine.tasks.results import ModelIdentity
+
+DEFAULT_MODEL = "acestep-v15-turbo"
+BASE_MODEL_PREFERENCE = ("acestep-v15-base", "acestep-v15-xl-base")
+TEXT_ENCODER_FOLDER = "Qwen3-Embedding-0.6B"
+VAE_FOLDER = "vae"
+
+
+class PromptEncoder(Protocol):
+    def encode_captions(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """[B, L, D] last hidden states and [B, L] mask."""
+
+    def embed_lyrics(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """[B, L, D] input embeddings and [B, L] mask."""
+
+
+class LatentCodec(Protocol):
+    def encode_stats(self, wav: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """[B, 2, S] -> mean, std [B, T, 64] (time-major)."""
+
+    def decode(self, latents: torch.Tensor) -> torch.Tensor:
+        """[B, T, 64] -> [B, 2, T·1920] float32."""
+
+
+# --- which model -----------------------------------------------------------------------------
+
+
+def _read_config(folder: Path) -> dict:
+    try:
+        return json.loads((folder / "config.json").read_text())
+    except FileNotFoundError as exc:
+        raise CheckpointError(f"{folder / 'config.json'} is missing") from exc
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{folder / 'config.json'} is not valid JSON: {exc}") from exc
+
+
+def model_family(folder: Path) -> str:
+    """"turbo", "base" or "sft", from config.json's is_turbo / model_version and the folder name."""
+    config = _read_config(folder)
+    if config.get("is_turbo"):
+        return "turbo"
+    version = str(config.get("model_version") or "").lower()
+    name = folder.name.lower()
+    if "sft" in version or "sft" in name:
+        return "sft"
+    return "base"
+
+
+def installed_dits(checkpoints: Path) -> list[Path]:
+    """DiT folders under `checkpoints` (those whose config.json says model_type acestep)."""
+    found = []
+    if not checkpoints.is_dir():
+        return found
+    for folder in sorted(checkpoints.iterdir()):
+        cfg = folder / "config.json"
+        if cfg.is_file():
+            try:
+                if json.loads(cfg.read_text()).get("model_type") == "acestep":
+                    found.append(folder)
+            except json.JSONDecodeError:
+                continue
+    return found
+
+
+def resolve_model(checkpoints: Path, model: str | None, task: str) -> Path:
+    """The DiT folder for a request; base-only tasks pick an installed base model automatically.
+
+    Raises:
+        CheckpointError: the checkpoints folder or the named model is missing.
+        ValidationError: a base-only task with a turbo/SFT model, or none installed ("model").
+    """
+    if not checkpoints.is_dir():
+        raise CheckpointError(f"checkpoints folder not found: {checkpoints}")
+    base_only = task in C.BASE_ONLY_TASKS
+    if model is None:
+        if base_only:
+            installed = {p.name: p for p in installed_dits(checkpoints)}
+            for name in BASE_MODEL_PREFERENCE:
+                if name in installed:
+                    return installed[name]
+            bases = [p for p in installed.values() if model_family(p) == "base"]
+            if bases:
+                return bases[0]
+            raise ValidationError(
+                f"model: task {task!r} needs a base-family model (e.g. acestep-v15-base), "
+                f"and none is installed in {checkpoints}"
+            )
+        model = DEFAULT_MODEL
+    folder = Path(model) if Path(model).is_absolute() else checkpoints / model
+    if not folder.is_dir():
+        raise CheckpointError(f"model {model!r} is not installed (no folder {folder})")
+    if base_only and model_family(folder) != "base":
+        raise ValidationError(
+            f"model: task {task!r} needs a base-family model (e.g. acestep-v15-base); "
+            f"{folder.name} is a {model_family(folder)} model"
+        )
+    return folder
+
+
+# --- identity --------------------------------------------------------------------------------
+
+_HASH_CACHE: dict[tuple[str, int, int], str] = {}
+_HASH_LOCK = threading.Lock()
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file, cached per (path, size, mtime) for the process (weights are GBs)."""
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    with _HASH_LOCK:
+        if key in _HASH_CACHE:
+            return _HASH_CACHE[key]
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+    value = digest.hexdigest()
+    with _HASH_LOCK:
+        _HASH_CACHE[key] = value
+    return value
+
+
+def model_identity(folder: Path) -> ModelIdentity:
+    weights = sorted(p for p in folder.iterdir() if p.suffix in (".safetensors", ".pt"))
+    return ModelIdentity(
+        name=folder.name,
+        path=str(folder),
+        weight_sha256=tuple((p.name, file_sha256(p)) for p in weights),
+    )
+
+
+# --- loading ---------------------------------------------------------------------------------
+
+
+@dataclass
+class GenerationModels:
+    """Loaded models for one (DiT folder, device, dtype). Held by the worker's ModelCache."""
+
+    dit: object  # engine.models.dit.AceStepDiT
+    text: PromptEncoder
+    vae: LatentCodec
+    identities: tuple[ModelIdentity, ...]
+    device: torch.device
+    dtype: torch.dtype
+
+
+def load_generation_models(checkpoints: Path, dit_folder: Path, device: str, dtype: torch.dtype,
+                           vae_dtype: torch.dtype | None = None) -> GenerationModels:
+    """Load DiT + text encoder + VAE from a checkpoints tree in the upstream layout."""
+    from engine.models.dit_loader import load_dit
+
+    dit = load_dit(dit_folder, dtype=dtype, device=device)
+    text_folder = checkpoints / TEXT_ENCODER_FOLDER
+    vae_folder = checkpoints / VAE_FOLDER
+    for folder in (text_folder, vae_folder):
+        if not folder.is_dir():
+            raise CheckpointError(f"{folder.name} is not installed (no folder {folder})")
+    # The text encoder runs in fp32 on CPU (upstream), the VAE in fp32 unless told otherwise.
+    from engine.tasks.model_adapters import load_prompt_encoder, load_vae
+
+    text = load_prompt_encoder(text_folder, device=device, dtype=dtype)
+    vae = load_vae(vae_folder, device=device, dtype=vae_dtype or torch.float32)
+    identities = tuple(model_identity(f) for f in (dit_folder, text_folder, vae_folder))
+    return GenerationModels(dit=dit, text=text, vae=vae, identities=identities,
+                            device=torch.device(device), dtype=dtype)

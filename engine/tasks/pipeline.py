@@ -1,0 +1,391 @@
+"""The generation pipeline: request -> takes (audio, latents, codes, provenance).
+
+Shaped like a diffusers pipeline: `check_inputs`, `encode_prompt`, `prepare_latents`, then
+`__call__` with numbered steps. It takes a `JobContext`: `ctx.check_cancelled()` before every
+diffusion step, `ctx.progress(stage, step, total)` for "text encode", "lm", "vae encode",
+"diffusion" and "vae decode".
+
+Reproducibility: every random draw of item k comes from generators seeded by seed k alone
+(initial noise, SDE noise, VAE posterior sampling, reference-window offsets), drawn in float32
+on the CPU, so item k of a batch equals a single run with seed k and re-running a take's
+request reproduces it (same device and dtype).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from engine.errors import ValidationError
+from engine.jobs.context import JobContext
+from engine.sampling.dcw import DcwConfig
+from engine.sampling.sampler import GuidanceConfig, SamplerOptions
+from engine.sampling.schedules import base_schedule, nearest_schedule_index, turbo_schedule
+from engine.tasks import constants as C
+from engine.tasks.audio_inputs import assemble_reference, is_silent, load_audio
+from engine.tasks.components import GenerationModels, load_generation_models, resolve_model
+from engine.tasks.conditioning import TaskPlan, plan_task
+from engine.tasks.diffusion import DiffusionInputs, TextConditioning, fit_frames, run_diffusion
+from engine.tasks.regions import splice_mask, splice_waveform
+from engine.tasks.request import GenerationRequest, request_to_dict, resolve_seeds, validate_request
+from engine.tasks.results import GenerationResult, Provenance, Take, read_only
+
+DEFAULT_TURBO_STEPS = 8
+DEFAULT_BASE_STEPS = 32  # upstream UI default for base/SFT
+ENCODE_CACHE_SIZE = 4
+
+
+def derived_seed(seed: int, purpose: str) -> int:
+    """An independent 63-bit seed for one random stream of one take."""
+    digest = hashlib.sha256(f"{seed}:{purpose}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
+
+
+@dataclass(frozen=True)
+class EncodedPrompt:
+    """Caption + lyric conditioning for the batch, and the non-cover variant if needed."""
+
+    text: TextConditioning
+    non_cover: TextConditioning | None
+
+
+class GenerationPipeline:
+    """Runs GenerationRequests on one loaded set of models (a DiT, the text encoder, the VAE).
+
+    Build with `GenerationPipeline.from_checkpoints(...)` or from already loaded
+    `GenerationModels` (the job worker keeps those in its ModelCache).
+    """
+
+    def __init__(self, models: GenerationModels, model_family: str):
+        self.models = models
+        self.family = model_family  # "turbo" | "base" | "sft"
+        self._stats_cache: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    @classmethod
+    def from_checkpoints(cls, checkpoints: Path | str, model: str | None = None, task: str = "text2music",
+                         device: str = "cpu", dtype: torch.dtype = torch.float32) -> GenerationPipeline:
+        from engine.tasks.components import model_family
+
+        checkpoints = Path(checkpoints)
+        folder = resolve_model(checkpoints, model, task)
+        models = load_generation_models(checkpoints, folder, device, dtype)
+        return cls(models, model_family(folder))
+
+    @property
+    def dit(self):
+        return self.models.dit
+
+    @property
+    def is_turbo(self) -> bool:
+        return self.family == "turbo"
+
+    # 1. ---------------------------------------------------------------------------------------
+    def check_inputs(self, req: GenerationRequest) -> None:
+        """Model-independent validation plus the rules that depend on the loaded model."""
+        validate_request(req)
+        if req.task in C.BASE_ONLY_TASKS and self.family != "base":
+            raise ValidationError(
+                f"model: task {req.task!r} needs a base-family model (e.g. acestep-v15-base); "
+                f"the loaded model is {self.family}"
+            )
+        if self.is_turbo and req.steps not in (None, DEFAULT_TURBO_STEPS) and not req.timesteps:
+            raise ValidationError(
+                f"steps: turbo models run exactly {DEFAULT_TURBO_STEPS} steps, got {req.steps} "
+                "(use timesteps for a custom turbo schedule)"
+            )
+        if self.is_turbo and req.timesteps and len([t for t in req.timesteps if t > 0]) > C.TURBO_MAX_STEPS:
+            raise ValidationError(f"timesteps: turbo accepts at most {C.TURBO_MAX_STEPS} times")
+        if req.effective_thinking:
+            raise ValidationError(
+                "thinking: the planner LM is not available in this build yet; "
+                "run without thinking (or pass audio codes)"
+            )
+
+    def schedule_for(self, req: GenerationRequest) -> list[float]:
+        dtype = self.models.dtype
+        if self.is_turbo:
+            return turbo_schedule(req.shift, list(req.timesteps) if req.timesteps else None, dtype=dtype)
+        steps = req.steps or DEFAULT_BASE_STEPS
+        return base_schedule(steps, req.shift, list(req.timesteps) if req.timesteps else None, dtype=dtype)
+
+    def sampler_options(self, req: GenerationRequest, schedule: list[float]) -> SamplerOptions:
+        scale = 1.0 if self.is_turbo else req.guidance_scale  # turbo is CFG-distilled (§4.1)
+        return SamplerOptions(
+            schedule=schedule,
+            guidance=GuidanceConfig(scale=scale, method=req.guidance_method,
+                                    interval=(req.cfg_interval_start, req.cfg_interval_end)),
+            infer_method=req.infer_method,
+            sde_ignores_shift=not self.is_turbo,
+            dcw=DcwConfig(enabled=req.dcw_enabled, mode=req.dcw_mode, scaler=req.dcw_scaler,
+                          high_scaler=req.dcw_high_scaler),
+        )
+
+    # 2. ---------------------------------------------------------------------------------------
+    def encode_prompt(self, plan: TaskPlan, batch: int) -> EncodedPrompt:
+        """Encode the caption (full Qwen3) and lyrics (embedding table) once; repeat per item."""
+        text_model = self.models.text
+        captions = [plan.caption] + ([plan.non_cover_caption] if plan.non_cover_caption else [])
+        states, mask = text_model.encode_captions(captions)  # [1|2, Lt, D]
+        lyric, lyric_mask = text_model.embed_lyrics([plan.lyrics])  # [1, Ll, D]
+
+        def rows(t: torch.Tensor) -> torch.Tensor:
+            return t.expand(batch, *t.shape[1:])
+
+        def cond(i: int) -> TextConditioning:
+            valid = int(mask[i].sum())  # each prompt alone has no padding (upstream tokenizes one by one)
+            return TextConditioning(rows(states[i : i + 1, :valid]), rows(mask[i : i + 1, :valid]),
+                                    rows(lyric), rows(lyric_mask))
+
+        return EncodedPrompt(text=cond(0), non_cover=cond(1) if plan.non_cover_caption else None)
+
+    # 3. ---------------------------------------------------------------------------------------
+    def prepare_latents(self, plan: TaskPlan, seeds: tuple[int, ...],
+                        initial_noise: torch.Tensor | None = None) -> torch.Tensor:
+        """Initial noise [B, T, 64]: per item `randn(1, T, 64)` from Generator(seed), float32 CPU."""
+        if initial_noise is not None:
+            expected = (len(seeds), plan.frames, 64)
+            if tuple(initial_noise.shape) != expected:
+                raise ValidationError(f"initial_noise: shape must be {expected}, got {tuple(initial_noise.shape)}")
+            return initial_noise
+        rows = []
+        for seed in seeds:
+            gen = torch.Generator("cpu").manual_seed(seed)
+            rows.append(torch.randn(1, plan.frames, 64, generator=gen, dtype=torch.float32))
+        return torch.cat(rows, dim=0)
+
+    def _encode_stats(self, wav: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """VAE posterior (mean, std) of a wav, remembered for the last few wavs: a musician
+        repaints the same clip again and again, and encoding minutes of audio is expensive."""
+        key = hashlib.sha1(np.ascontiguousarray(wav).tobytes()).hexdigest()
+        cached = self._stats_cache.get(key)
+        if cached is None:
+            mean, std = self.models.vae.encode_stats(torch.from_numpy(np.ascontiguousarray(wav))[None])
+            cached = (mean.float().cpu(), std.float().cpu())
+            self._stats_cache[key] = cached
+            while len(self._stats_cache) > ENCODE_CACHE_SIZE:
+                self._stats_cache.pop(next(iter(self._stats_cache)))
+        return cached
+
+    def _encode_audio(self, wav: np.ndarray, seeds: tuple[int, ...], purpose: str) -> torch.Tensor:
+        """VAE posterior samples of one wav, one per item (item generator). -> [B, T, 64]."""
+        mean, std = self._encode_stats(wav)  # [1, T, 64] each
+        rows = []
+        for seed in seeds:
+            gen = torch.Generator("cpu").manual_seed(derived_seed(seed, purpose))
+            eps = torch.randn(mean.shape, generator=gen, dtype=torch.float32)
+            rows.append(mean.cpu() + std.cpu() * eps)
+        return torch.cat(rows, dim=0)
+
+    def _source_latents(self, plan: TaskPlan, req: GenerationRequest, seeds: tuple[int, ...]) -> torch.Tensor:
+        """Target/source latents [B, T, 64] (silence, VAE-encoded source, or decoded codes)."""
+        dit, batch, frames = self.dit, len(seeds), plan.frames
+        silence = dit.silence_frames(frames).float().cpu()  # [1, T, 64]
+        if plan.use_codes:
+            codes = torch.tensor(req.audio_codes, dtype=torch.long)[None, :, None]  # [1, T5, 1]
+            hints = dit.detokenize(codes).latents_25hz.float().cpu()
+            return fit_frames(hints, frames, silence).expand(batch, -1, -1)
+        if plan.target_wav is None or is_silent(plan.target_wav):
+            return silence.expand(batch, -1, -1)
+        latents = self._encode_audio(plan.target_wav, seeds, "source")
+        return fit_frames(latents, frames, silence)
+
+    def _reference_latents(self, req: GenerationRequest, seeds: tuple[int, ...]) -> torch.Tensor:
+        """Timbre reference [B, 750, 64]: the 30 s assembly of the reference audio, or silence."""
+        frames = C.REFERENCE_FRAMES
+        if req.reference_audio is None:
+            return self.dit.silence_frames(frames).float().cpu().expand(len(seeds), -1, -1)
+        wav = load_audio(req.reference_audio, req.reference_sample_rate, "reference_audio")
+        if is_silent(wav):
+            raise ValidationError("reference_audio: the reference audio is silent")
+        rows = []
+        for seed in seeds:
+            clip = assemble_reference(wav, np.random.default_rng(derived_seed(seed, "reference")))
+            rows.append(self._encode_audio(clip, (seed,), "reference")[:, :frames])
+        return torch.cat(rows, dim=0)
+
+    def diffusion_inputs(self, plan: TaskPlan, req: GenerationRequest, seeds: tuple[int, ...],
+                         prompt: EncodedPrompt, schedule: list[float]) -> tuple[DiffusionInputs, list[float]]:
+        """Assemble src latents, chunk masks, repaint/cover settings (§3.2–§3.5)."""
+        batch, frames = len(seeds), plan.frames
+        clean = self._source_latents(plan, req, seeds)  # [B, T, 64]
+        src = clean.clone()
+        chunk = torch.full((batch, frames), plan.chunk_value, dtype=torch.float32)  # [B, T]
+        repaint_mask = None
+        if plan.region_frames is not None:
+            s, e = plan.region_frames
+            chunk.zero_()
+            chunk[:, s:e] = 1.0  # explicit mode inside a window
+            repaint_mask = torch.zeros(batch, frames, dtype=torch.bool)
+            repaint_mask[:, s:e] = True
+            if plan.silence_region:
+                src[:, s:e] = self.dit.silence_frames(e - s, start=s).float().cpu()
+        steps = len(schedule) - 1
+        cover_noise_start = None
+        if plan.is_cover and req.cover_noise_strength > 0:
+            start = nearest_schedule_index(schedule, 1.0 - req.cover_noise_strength)
+            schedule = schedule[start:]
+            steps = len(schedule) - 1
+            cover_noise_start = clean
+        cover_steps = int(steps * req.audio_cover_strength) if prompt.non_cover is not None else None
+        if cover_steps is not None and cover_steps >= steps:
+            cover_steps = None
+        inputs = DiffusionInputs(
+            text=prompt.text,
+            refer_latents_packed=self._reference_latents(req, seeds),
+            refer_order=torch.arange(batch),
+            src_latents=src,
+            chunk_masks=chunk,
+            is_covers=torch.full((batch,), plan.is_cover, dtype=torch.bool),
+            precomputed_hints=src if plan.use_codes else None,
+            non_cover_text=prompt.non_cover if cover_steps is not None else None,
+            cover_steps=cover_steps,
+            repaint_mask=repaint_mask,
+            clean_src_latents=clean if repaint_mask is not None else None,
+            injection_steps=round(plan.injection_ratio * steps) if repaint_mask is not None else 0,
+            crossfade_frames=plan.crossfade_frames,
+            cover_noise_start=cover_noise_start,
+        )
+        return inputs, schedule
+
+    # 4. ---------------------------------------------------------------------------------------
+    def __call__(self, req: GenerationRequest, ctx: JobContext | None = None, *,
+                 initial_noise: torch.Tensor | None = None) -> GenerationResult:
+        """Generate `req.batch_size` takes.
+
+        Steps: 1 check inputs, 2 seeds and audio, 3 plan the task, 4 encode prompts, 5 encode
+        source/reference audio, 6 initial noise, 7 diffusion, 8 VAE decode and post-process,
+        9 takes with provenance.
+        """
+        ctx = ctx or JobContext.inline()
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+
+        # 1. validate
+        self.check_inputs(req)
+        # 2. seeds and source audio
+        seeds = resolve_seeds(req)
+        source = None
+        if req.source_audio is not None and not (isinstance(req.source_audio, str) and not req.source_audio):
+            source = load_audio(req.source_audio, req.source_sample_rate, "source_audio")
+        ctx.check_cancelled()
+        # 3. plan
+        plan = plan_task(req, source)
+        # 4. prompts
+        ctx.progress("text encode", 0, 1)
+        t0 = time.perf_counter()
+        prompt = self.encode_prompt(plan, len(seeds))
+        timings["text_encode"] = time.perf_counter() - t0
+        ctx.progress("text encode", 1, 1)
+        ctx.check_cancelled()
+        # 5. source / reference latents
+        t0 = time.perf_counter()
+        if plan.target_wav is not None or req.reference_audio is not None:
+            ctx.progress("vae encode", 0, 1)
+        schedule = self.schedule_for(req)
+        inputs, schedule = self.diffusion_inputs(plan, req, seeds, prompt, schedule)
+        timings["vae_encode"] = time.perf_counter() - t0
+        ctx.check_cancelled()
+        # 6. noise
+        noise = self.prepare_latents(plan, seeds, initial_noise)
+        sde_generators = [torch.Generator("cpu").manual_seed(derived_seed(s, "sde")) for s in seeds]
+
+        def sde_noise(_step: int) -> torch.Tensor:
+            return torch.cat([torch.randn(1, plan.frames, 64, generator=g) for g in sde_generators])
+
+        # 7. diffusion
+        options = self.sampler_options(req, schedule)
+        steps = len(schedule) - 1
+
+        def on_step(i: int, total: int) -> None:
+            ctx.check_cancelled()
+            ctx.progress("diffusion", i, total)
+
+        t0 = time.perf_counter()
+        latents = run_diffusion(self.dit, inputs, options, noise, sde_noise=sde_noise, on_step=on_step)
+        ctx.progress("diffusion", steps, steps)
+        timings["diffusion"] = time.perf_counter() - t0
+        latents = latents.float()
+        if not torch.isfinite(latents).all():
+            raise ValidationError("the model produced NaN/Inf latents; try float32 or another seed")
+        # 8. decode (items one at a time, as upstream) and post-process
+        t0 = time.perf_counter()
+        audios = []
+        for k in range(len(seeds)):
+            ctx.check_cancelled()
+            ctx.progress("vae decode", k, len(seeds))
+            wav = self.models.vae.decode(latents[k : k + 1])[0].cpu().numpy()  # [2, T·1920]
+            audios.append(self._postprocess(wav, plan, req))
+        ctx.progress("vae decode", len(seeds), len(seeds))
+        timings["vae_decode"] = time.perf_counter() - t0
+        codes = self._codes_of(latents)
+        timings["total"] = time.perf_counter() - started
+        # 9. takes
+        return self._takes(req, seeds, audios, latents, codes, schedule, timings)
+
+    def _postprocess(self, wav: np.ndarray, plan: TaskPlan, req: GenerationRequest) -> np.ndarray:
+        """Anti-clip, repaint/lego waveform splice, peak normalisation (§5 order)."""
+        peak = float(np.abs(wav).max()) if wav.size else 0.0
+        if peak > 1.0:
+            wav = wav / peak
+        spliced = False
+        if plan.region is not None and req.repaint_mode != "aggressive" and plan.target_wav is not None:
+            s, e = plan.region_frames
+            if not (s == 0 and e >= plan.frames):  # whole-length regions are skipped (upstream)
+                mask = splice_mask(wav.shape[1], plan.region.start_s, plan.region.end_s, plan.wav_crossfade_s)
+                wav = splice_waveform(wav, plan.target_wav, mask)
+                spliced = True
+        # Normalising a spliced take would change the untouched audio around the window, so
+        # repaint/lego takes keep their level (the original must stay bit-identical outside).
+        if req.normalize and not spliced:
+            peak = float(np.abs(wav).max())
+            if peak >= 1e-6:
+                wav = wav * (10 ** (req.normalization_db / 20) / peak)
+        return wav.astype(np.float32)
+
+    def _codes_of(self, latents: torch.Tensor) -> list[tuple[int, ...]]:
+        if getattr(self.dit, "audio_tokenizer", None) is None:
+            return [() for _ in range(latents.shape[0])]
+        codes = self.dit.tokenize(latents).codes[..., 0].cpu()  # [B, T5]
+        return [tuple(int(c) for c in row) for row in codes]
+
+    def _takes(self, req, seeds, audios, latents, codes, schedule, timings) -> GenerationResult:
+        versions = tuple((pkg, _version(pkg)) for pkg in ("torch", "diffusers", "transformers"))
+        takes = []
+        for k, seed in enumerate(seeds):
+            single = req.with_changes(seeds=(seed,), batch_size=1)
+            provenance = Provenance(
+                request=request_to_dict(single),
+                seed=seed,
+                item_index=k,
+                task=req.task,
+                models=self.models.identities,
+                device=str(self.models.device),
+                dtype=str(self.models.dtype).replace("torch.", ""),
+                schedule=tuple(schedule),
+                timings_s=tuple(sorted(timings.items())),
+                versions=versions,
+            )
+            takes.append(Take(audio=read_only(audios[k]), latents=read_only(latents[k].cpu().numpy()),
+                              codes=codes[k], provenance=provenance))
+        return GenerationResult(takes=tuple(takes), timings_s=tuple(sorted(timings.items())))
+
+
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def generate(req: GenerationRequest, checkpoints: Path | str, *, model: str | None = None,
+             device: str = "cpu", dtype: torch.dtype = torch.float32,
+             ctx: JobContext | None = None) -> GenerationResult:
+    """One-call convenience: load the right models and run `req`."""
+    pipe = GenerationPipeline.from_checkpoints(checkpoints, model=model, task=req.task, device=device, dtype=dtype)
+    return pipe(req, ctx)
