@@ -1,9 +1,8 @@
 """The models a generation needs (DiT, text encoder, VAE), which folder to use, and their identity.
 
-The DiT loads through `engine.models.dit_loader.load_dit` (the same loader the conformance
-tests use). The text encoder and VAE come from the model-core package when it provides them
-(`engine.models.text_encoder`, `engine.models.vae`); until then a minimal local adapter reads
-the same files (config.json + safetensors only, no remote code).
+All loading goes through the model-core loaders that read real checkpoints:
+`engine.models.dit_loader.load_dit` (the same loader the conformance tests use),
+`engine.models.text_encoder.TextEncoder.load` and `engine.models.vae.AudioVAE.load`.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ import json
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 import torch
 
@@ -25,22 +23,6 @@ DEFAULT_MODEL = "acestep-v15-turbo"
 BASE_MODEL_PREFERENCE = ("acestep-v15-base", "acestep-v15-xl-base")
 TEXT_ENCODER_FOLDER = "Qwen3-Embedding-0.6B"
 VAE_FOLDER = "vae"
-
-
-class PromptEncoder(Protocol):
-    def encode_captions(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        """[B, L, D] last hidden states and [B, L] mask."""
-
-    def embed_lyrics(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        """[B, L, D] input embeddings and [B, L] mask."""
-
-
-class LatentCodec(Protocol):
-    def encode_stats(self, wav: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """[B, 2, S] -> mean, std [B, T, 64] (time-major)."""
-
-    def decode(self, latents: torch.Tensor) -> torch.Tensor:
-        """[B, T, 64] -> [B, 2, T·1920] float32."""
 
 
 # --- which model -----------------------------------------------------------------------------
@@ -158,8 +140,8 @@ class GenerationModels:
     """Loaded models for one (DiT folder, device, dtype). Held by the worker's ModelCache."""
 
     dit: object  # engine.models.dit.AceStepDiT
-    text: PromptEncoder
-    vae: LatentCodec
+    text: object  # engine.models.text_encoder.TextEncoder
+    vae: object  # engine.models.vae.AudioVAE
     identities: tuple[ModelIdentity, ...]
     device: torch.device
     dtype: torch.dtype
@@ -176,11 +158,12 @@ def load_generation_models(checkpoints: Path, dit_folder: Path, device: str, dty
     for folder in (text_folder, vae_folder):
         if not folder.is_dir():
             raise CheckpointError(f"{folder.name} is not installed (no folder {folder})")
-    # The text encoder runs in fp32 on CPU (upstream), the VAE in fp32 unless told otherwise.
-    from engine.tasks.model_adapters import load_prompt_encoder, load_vae
+    from engine.models.text_encoder import TextEncoder
+    from engine.models.vae import AudioVAE
 
-    text = load_prompt_encoder(text_folder, device=device, dtype=dtype)
-    vae = load_vae(vae_folder, device=device, dtype=vae_dtype or torch.float32)
+    text = TextEncoder.load(text_folder, dtype=dtype, device=device)
+    # The VAE runs in fp32 unless told otherwise (upstream: bf16 on CUDA, fp32 on CPU).
+    vae = AudioVAE.load(vae_folder, dtype=vae_dtype or torch.float32, device=device)
     identities = tuple(model_identity(f) for f in (dit_folder, text_folder, vae_folder))
     return GenerationModels(dit=dit, text=text, vae=vae, identities=identities,
                             device=torch.device(device), dtype=dtype)

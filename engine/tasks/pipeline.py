@@ -38,7 +38,7 @@ from engine.tasks.results import GenerationResult, Provenance, Take, read_only
 
 DEFAULT_TURBO_STEPS = 8
 DEFAULT_BASE_STEPS = 32  # upstream UI default for base/SFT
-ENCODE_CACHE_SIZE = 4
+ENCODE_CACHE_SIZE = 16
 
 
 def derived_seed(seed: int, purpose: str) -> int:
@@ -65,7 +65,7 @@ class GenerationPipeline:
     def __init__(self, models: GenerationModels, model_family: str):
         self.models = models
         self.family = model_family  # "turbo" | "base" | "sft"
-        self._stats_cache: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        self._encode_cache: dict[str, torch.Tensor] = {}
 
     @classmethod
     def from_checkpoints(cls, checkpoints: Path | str, model: str | None = None, task: str = "text2music",
@@ -131,8 +131,10 @@ class GenerationPipeline:
         """Encode the caption (full Qwen3) and lyrics (embedding table) once; repeat per item."""
         text_model = self.models.text
         captions = [plan.caption] + ([plan.non_cover_caption] if plan.non_cover_caption else [])
-        states, mask = text_model.encode_captions(captions)  # [1|2, Lt, D]
-        lyric, lyric_mask = text_model.embed_lyrics([plan.lyrics])  # [1, Ll, D]
+        encoded = text_model.encode_captions(captions)
+        states, mask = encoded.hidden_states, encoded.attention_mask  # [1|2, Lt, D], [1|2, Lt]
+        lyrics = text_model.embed_lyrics([plan.lyrics])
+        lyric, lyric_mask = lyrics.hidden_states, lyrics.attention_mask  # [1, Ll, D], [1, Ll]
 
         def rows(t: torch.Tensor) -> torch.Tensor:
             return t.expand(batch, *t.shape[1:])
@@ -159,27 +161,23 @@ class GenerationPipeline:
             rows.append(torch.randn(1, plan.frames, 64, generator=gen, dtype=torch.float32))
         return torch.cat(rows, dim=0)
 
-    def _encode_stats(self, wav: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        """VAE posterior (mean, std) of a wav, remembered for the last few wavs: a musician
-        repaints the same clip again and again, and encoding minutes of audio is expensive."""
-        key = hashlib.sha1(np.ascontiguousarray(wav).tobytes()).hexdigest()
-        cached = self._stats_cache.get(key)
-        if cached is None:
-            mean, std = self.models.vae.encode_stats(torch.from_numpy(np.ascontiguousarray(wav))[None])
-            cached = (mean.float().cpu(), std.float().cpu())
-            self._stats_cache[key] = cached
-            while len(self._stats_cache) > ENCODE_CACHE_SIZE:
-                self._stats_cache.pop(next(iter(self._stats_cache)))
-        return cached
-
     def _encode_audio(self, wav: np.ndarray, seeds: tuple[int, ...], purpose: str) -> torch.Tensor:
-        """VAE posterior samples of one wav, one per item (item generator). -> [B, T, 64]."""
-        mean, std = self._encode_stats(wav)  # [1, T, 64] each
+        """VAE posterior samples of one wav, one per item, each drawn with that item's generator
+        (so item k never depends on the batch). Remembered for the last few (wav, seed) pairs: a
+        musician repaints the same clip again and again. -> [B, T, 64] float32 CPU."""
+        digest = hashlib.sha1(np.ascontiguousarray(wav).tobytes()).hexdigest()
         rows = []
         for seed in seeds:
-            gen = torch.Generator("cpu").manual_seed(derived_seed(seed, purpose))
-            eps = torch.randn(mean.shape, generator=gen, dtype=torch.float32)
-            rows.append(mean.cpu() + std.cpu() * eps)
+            key = f"{digest}:{purpose}:{seed}"
+            latents = self._encode_cache.get(key)
+            if latents is None:
+                gen = torch.Generator(self.models.vae.device).manual_seed(derived_seed(seed, purpose))
+                audio = torch.from_numpy(np.ascontiguousarray(wav))[None]  # [1, 2, S]
+                latents = self.models.vae.encode(audio, sample=True, generator=gen).float().cpu()
+                self._encode_cache[key] = latents
+                while len(self._encode_cache) > ENCODE_CACHE_SIZE:
+                    self._encode_cache.pop(next(iter(self._encode_cache)))
+            rows.append(latents)
         return torch.cat(rows, dim=0)
 
     def _source_latents(self, plan: TaskPlan, req: GenerationRequest, seeds: tuple[int, ...]) -> torch.Tensor:
@@ -357,10 +355,13 @@ class GenerationPipeline:
     def _takes(self, req, seeds, audios, latents, codes, schedule, timings) -> GenerationResult:
         versions = tuple((pkg, _version(pkg)) for pkg in ("torch", "diffusers", "transformers"))
         takes = []
+        # The recorded request carries the RESOLVED seeds of the whole batch: re-running it and
+        # taking item k reproduces the take bit-for-bit (a batch-1 re-run with seed k matches
+        # only to float rounding, because batched matmuls may sum in another order).
+        resolved = request_to_dict(req.with_changes(seeds=tuple(seeds)))
         for k, seed in enumerate(seeds):
-            single = req.with_changes(seeds=(seed,), batch_size=1)
             provenance = Provenance(
-                request=request_to_dict(single),
+                request=resolved,
                 seed=seed,
                 item_index=k,
                 task=req.task,

@@ -28,8 +28,8 @@ class ModelIdentity:
 class Provenance:
     """Everything needed to understand and reproduce a take.
 
-    `request` is the JSON-ready request (with this take's seed as `seeds=[seed]`, batch_size 1),
-    so re-running it reproduces this take on the same device and dtype.
+    `request` is the JSON-ready request with the resolved seeds of the whole batch; re-running it
+    and taking item `item_index` reproduces this take on the same device and dtype.
     """
 
     request: dict[str, Any]
