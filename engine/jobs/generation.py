@@ -1,0 +1,86 @@
+"""The generation job: a `GenerationRequest` run on the worker with its models kept loaded.
+
+    job_id = queue.submit(GenerateJob(request=req, checkpoints="checkpoints"))
+    # ... JobFinished(job_id, result=GenerationResult(takes=(Take, ...)))
+
+The pipeline for a (DiT folder, device, dtype) is built once and kept in the worker's
+`ModelCache`, so the second take costs only the generation, not the load. Everything heavy
+(torch, the pipeline) is imported inside `run`, on the worker thread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from engine.jobs.model_cache import ModelKey
+from engine.jobs.spec import JobSpec
+
+if TYPE_CHECKING:
+    from engine.jobs.context import JobContext
+    from engine.jobs.model_cache import ModelCache
+    from engine.tasks.request import GenerationRequest
+    from engine.tasks.results import GenerationResult
+
+PIPELINE_VARIANT = "generation-pipeline"  # ModelKey.variant: the DiT folder's full pipeline
+
+
+@dataclass(frozen=True, kw_only=True)
+class GenerateJob(JobSpec):
+    """Generate `request.batch_size` takes.
+
+    Attributes:
+        request: The frozen generation request (engine.tasks.request).
+        checkpoints: The checkpoints root in the upstream layout.
+        model: A DiT folder name under `checkpoints` (or an absolute path); None picks the
+            default, or an installed base-family model for lego/extract/complete.
+        device: "auto", "cpu", "cuda", "cuda:N" or "mps".
+        dtype: "float32", "bfloat16", "float16"; None = the device's upstream default.
+    """
+
+    kind: ClassVar[str] = "generate"
+
+    request: GenerationRequest
+    checkpoints: str | Path
+    model: str | None = None
+    device: str = "auto"
+    dtype: str | None = None
+
+    @property
+    def display_label(self) -> str:
+        if self.label:
+            return self.label
+        n = self.request.batch_size
+        return f"{self.request.task}: {n} take{'s' if n != 1 else ''}"
+
+    def run(self, models: ModelCache, ctx: JobContext) -> GenerationResult:
+        from engine.runtime.device import default_dtypes, pick_device
+        from engine.tasks.components import resolve_model
+        from engine.tasks.pipeline import GenerationPipeline
+
+        checkpoints = Path(self.checkpoints)
+        folder = resolve_model(checkpoints, self.model, self.request.task)
+        device = pick_device(self.device)
+        dtype = default_dtypes(device, self.dtype).dit
+        key = ModelKey(
+            str(folder.resolve()), str(device), str(dtype).removeprefix("torch."), (PIPELINE_VARIANT,)
+        )
+
+        def load() -> GenerationPipeline:
+            ctx.progress("load models", 0, 1)
+            # `folder` is absolute, so resolve_model inside keeps exactly this folder.
+            pipe = GenerationPipeline.from_checkpoints(
+                checkpoints,
+                model=str(folder.resolve()),
+                task=self.request.task,
+                device=str(device),
+                dtype=dtype,
+            )
+            ctx.progress("load models", 1, 1)
+            return pipe
+
+        ctx.check_cancelled()
+        pipeline = models.get_or_load(key, load)
+        ctx.check_cancelled()
+        return pipeline(self.request, ctx)
