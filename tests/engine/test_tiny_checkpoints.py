@@ -45,6 +45,12 @@ def _inventory(path: Path) -> dict[str, tuple[int, ...]]:
         return {key: tuple(f.get_slice(key).get_shape()) for key in f.keys()}
 
 
+def _tensors(path: Path) -> list:
+    from safetensors.torch import load_file
+
+    return list(load_file(str(path)).values())
+
+
 def _read_config(folder: Path) -> dict:
     return json.loads((folder / "config.json").read_text(encoding="utf-8"))
 
@@ -259,7 +265,10 @@ def test_vae_encodes_one_second_to_25_frames_of_64_channels(tiny_checkpoints):
     import torch
     from diffusers import AutoencoderOobleck
 
+    weights = tiny_checkpoints / "vae" / "diffusion_pytorch_model.safetensors"
+    assert {str(t.dtype) for t in _tensors(weights)} == {"torch.bfloat16"}  # 2 bytes/param, as real
     vae = AutoencoderOobleck.from_pretrained(tiny_checkpoints / "vae", local_files_only=True).eval()
+    assert next(vae.parameters()).dtype == torch.float32  # diffusers upcasts on load
     config = vae.config
     assert config.sampling_rate == 48000 and config.audio_channels == 2
     assert list(config.downsampling_ratios) == [2, 4, 4, 6, 10] and config.decoder_input_channels == 64
@@ -283,3 +292,14 @@ def test_cli_make_tiny_writes_the_tree_and_prints_paths(tmp_path, capsys):
     assert {p.parent.name for p in printed} == set(EXPECTED_FILES)
     assert all(p.is_file() for p in printed)
     assert len(printed) == sum(len(files) for files in EXPECTED_FILES.values())
+
+
+def test_cli_make_tiny_reports_a_file_in_the_way(tmp_path, capsys):
+    from engine.cli import main
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    assert main(["models", "make-tiny", str(blocker)]) == 1
+    assert "is a file, not a folder" in capsys.readouterr().err
+    with pytest.raises(ValidationError, match="seed"):
+        write_tiny_checkpoints(tmp_path / "ck", seed="0")

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from engine.errors import ValidationError
 from engine.models.tiny.dit_checkpoint import tiny_dit_config, write_dit_checkpoint
 from engine.models.tiny.qwen_models import TEXT_ENCODER_DIMS, write_planner_lm, write_text_encoder
 from engine.models.tiny.vae import write_vae
@@ -19,7 +20,15 @@ PLANNER_LM_FOLDER = "acestep-5Hz-lm-1.7B"
 
 
 def write_tiny_checkpoints(root: Path, seed: int = 0) -> list[Path]:
-    """Write every tiny model folder under `root`; return the written files, sorted."""
+    """Write every tiny model folder under `root`; return the written files, sorted.
+
+    Raises:
+        ValidationError: `seed` is not an integer, or `root` exists and is not a folder.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ValidationError(f"seed must be an integer, got {seed!r}")
+    if root.exists() and not root.is_dir():
+        raise ValidationError(f"cannot write tiny checkpoints into {root}: it is a file, not a folder")
     root.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     text_hidden = TEXT_ENCODER_DIMS["hidden_size"]

@@ -3,6 +3,10 @@
 Channel widths are tiny, but everything that fixes the latent geometry is real
 (shared/reference/upstream_dit.md §1.3): downsampling ratios [2, 4, 4, 6, 10] (hop 1920 samples,
 so 25 latent frames per second at 48 kHz), stereo audio, 64 latent channels.
+
+Weights are stored in bfloat16: the real file holds 168.7 M parameters in 337.4 MB, i.e. two
+bytes per parameter (whether fp16 or bf16 upstream was not verified). diffusers upcasts them to
+the model's dtype on load, so loaders see the same thing as with the real file.
 """
 
 from __future__ import annotations
@@ -42,16 +46,26 @@ def _vae_tensor(name: str, shape: tuple[int, ...], seed: int) -> torch.Tensor:
     return seeded_tensor(name, shape, seed, namespace="vae")
 
 
+STORAGE_DTYPE = torch.bfloat16
+
+
 def write_vae(folder: Path, seed: int) -> list[Path]:
-    """Write the tiny VAE with `save_pretrained` (safetensors)."""
+    """Write the tiny VAE: config.json via diffusers' `save_config`, weights via safetensors."""
     from diffusers import AutoencoderOobleck
+    from safetensors.torch import save_file
 
     with warnings.catch_warnings():
         # diffusers builds Oobleck with the deprecated torch weight_norm; nothing for us to act on.
         warnings.simplefilter("ignore", FutureWarning)
         model = AutoencoderOobleck(**TINY_VAE_CONFIG)
-    with torch.no_grad():
-        for name, tensor in model.state_dict().items():
-            tensor.copy_(_vae_tensor(name, tuple(tensor.shape), seed))
-    model.save_pretrained(folder, safe_serialization=True)
-    return [folder / "config.json", folder / "diffusion_pytorch_model.safetensors"]
+    # The model instance only supplies the exact parameter names and shapes (and writes the
+    # config with diffusers' own field set); the values are ours.
+    state = {
+        name: _vae_tensor(name, tuple(tensor.shape), seed).to(STORAGE_DTYPE).contiguous()
+        for name, tensor in model.state_dict().items()
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_config(folder)
+    weights = folder / "diffusion_pytorch_model.safetensors"
+    save_file(state, str(weights), metadata={"format": "pt"})
+    return [folder / "config.json", weights]
