@@ -18,6 +18,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     tiny.add_argument("--seed", type=int, default=0, help="seed for the random weights (default 0)")
     tiny.set_defaults(func=_make_tiny)
 
+    listing = sub.add_parser("list", help="list the models installed in a checkpoints folder")
+    listing.add_argument("directory", type=Path, nargs="?", default=None,
+                         help="checkpoints folder or ACE-Step install root (default: ours)")
+    listing.set_defaults(func=_list_models)
+
     models.set_defaults(func=lambda args: models.print_help() or 2)
 
 
@@ -28,3 +33,19 @@ def _make_tiny(args: argparse.Namespace) -> int:
     for path in written:
         print(path)
     return 0
+
+
+def _list_models(args: argparse.Namespace) -> int:
+    from engine.models.discovery import find_checkpoints_dir, list_installed_models, default_checkpoints_dir
+
+    root = find_checkpoints_dir(args.directory or default_checkpoints_dir())
+    models = list_installed_models(root)
+    print(f"checkpoints: {root}")
+    if not models:
+        print("  no models installed")
+        return 1
+    for model in models:
+        status = "ok" if model.complete else f"BROKEN: {model.problem}"
+        variant = f" [{model.variant}]" if model.variant else ""
+        print(f"  {model.kind:<12} {model.name}{variant} ({model.layout}) {status}")
+    return 0 if all(m.complete for m in models) else 1
