@@ -13,7 +13,7 @@ import sys
 
 from engine.errors import LegatoError as UserFacingError
 
-SUBCOMMAND_MODULES: tuple[str, ...] = ("models", "plan")
+SUBCOMMAND_MODULES: tuple[str, ...] = ("models", "plan", "generate")
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
