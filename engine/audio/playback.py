@@ -1,0 +1,313 @@
+"""Playback: a transport over a sounddevice stream, fed by a mixer thread through a ring.
+
+Three threads, three jobs (aesthetics §7.5, Friture's audio backend):
+
+- main (UI): `play / pause / stop / seek / set_loop / set_plan`, and reads `position`,
+  `master_meters()`, `track_meters()`, `underruns` on a ~30-60 Hz timer. Those are plain
+  attribute writes and reads: the UI takes no lock the audio thread could wait on.
+- mixer thread: renders blocks of the current RenderPlan ahead of the playhead with the same
+  `Mixer` the export uses, into a preallocated ring of `ring_blocks` slots.
+- audio callback (PortAudio's thread): copies one ready slot into the device buffer and
+  publishes which slot is sounding. No allocation of buffers, no locks, no Qt, no logging.
+
+The ring is single-producer / single-consumer with two monotonic counters (`_write` owned by
+the mixer, `_read` by the callback); under the GIL each counter update is atomic. A seek bumps
+a generation number: the callback skips slots rendered for the old position, so a seek is
+heard within one block. A new plan (after any edit) is swapped in by reference; blocks
+already rendered play out first (at most ring_blocks × block_frames, ~170 ms by default).
+
+No audio device, no PortAudio, or a device that refuses the format: constructing a Player
+never raises; `available` is False and `unavailable_reason` says "playback unavailable: …".
+Tests pass `stream_factory=FakeStream` and drive the callback with `FakeStream.pull()`.
+
+Transport rules: `stop()` returns the playhead to where the last `play()` started; `pause()`
+keeps it where it is; `play()` starts from the playhead. With a loop range set, playback that
+reaches the loop end jumps to the loop start, sample-accurately.
+
+Public API (stable): Player(block_frames, ring_blocks, stream_factory, start_thread, device),
+.available, .unavailable_reason, .playing, .position, .play(), .pause(), .stop(), .seek(frame),
+.set_loop(TimeRange | None), .loop, .set_plan(plan), .master_meters() -> (peak[2], rms[2]),
+.track_meters() -> {track_id: peak[2]}, .underruns, .fill_ring(), .close(); FakeStream.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from engine.audio.mixer import Mixer
+from engine.audio.render_plan import RenderPlan
+from engine.timebase import SAMPLE_RATE, TimeRange
+
+StreamFactory = Callable[..., Any]
+
+
+class FakeStream:
+    """A stand-in for sounddevice.OutputStream: nothing plays; `pull()` runs the callback the
+    way PortAudio would, always into the same preallocated device buffer."""
+
+    def __init__(
+        self, samplerate: int, blocksize: int, channels: int, dtype: str, callback: Callable, **_: Any
+    ):
+        self.samplerate, self.blocksize, self.channels = samplerate, blocksize, channels
+        self.callback = callback
+        self.outdata = np.zeros((blocksize, channels), dtype=dtype)  # [frames, channels]
+        self.active = False
+        self.closed = False
+
+    def start(self) -> None:
+        self.active = True
+
+    def stop(self) -> None:
+        self.active = False
+
+    def close(self) -> None:
+        self.closed = True
+        self.active = False
+
+    def pull(self, n_blocks: int = 1) -> np.ndarray:
+        """Run the callback n times; returns what the device would have played, [2, frames]."""
+        out = np.zeros((2, n_blocks * self.blocksize), np.float32)
+        for i in range(n_blocks):
+            self.callback(self.outdata, self.blocksize, None, 0)
+            out[:, i * self.blocksize : (i + 1) * self.blocksize] = self.outdata.T
+        return out
+
+
+def _default_stream_factory() -> StreamFactory:
+    import sounddevice  # lazily: importing it loads PortAudio, which may be missing
+
+    return sounddevice.OutputStream
+
+
+class Player:
+    """Transport + mixer thread + audio callback. Thread: construct and control on main."""
+
+    def __init__(
+        self,
+        block_frames: int = 1024,
+        ring_blocks: int = 8,
+        stream_factory: StreamFactory | None = None,
+        start_thread: bool = True,
+        device: int | str | None = None,
+    ) -> None:
+        self.block_frames = block_frames
+        self.ring_blocks = ring_blocks
+        # The ring, in the device's layout: slot k is [block_frames, 2] float32.
+        self._ring = np.zeros((ring_blocks, block_frames, 2), np.float32)
+        self._slot_pos = [0] * ring_blocks  # timeline frame of each slot's first frame
+        self._slot_gen = [0] * ring_blocks
+        self._slot_master = np.zeros((ring_blocks, 2, 2), np.float32)  # [slot, peak|rms, L|R]
+        self._slot_track_ids: list[tuple[str, ...]] = [()] * ring_blocks
+        self._slot_track_peak: list[np.ndarray] = [np.zeros((0, 2), np.float32)] * ring_blocks
+        self._planar = np.zeros((2, block_frames), np.float32)  # mixer thread scratch
+        self._mixer = Mixer(block_frames)
+        self._write = 0  # blocks rendered (mixer thread writes)
+        self._read = 0  # blocks consumed (callback writes)
+        self._gen = 0  # bumps on every seek (mixer thread writes)
+        self._sounding = -1  # slot the device is playing (callback writes)
+        self._seek_serial = 0  # UI bumps after writing _seek_target
+        self._seen_serial = 0
+        self._seek_target = 0
+        self._render_pos = 0
+        self._plan = RenderPlan.empty()
+        self._loop: TimeRange | None = None
+        self._playing = False
+        self._play_start = 0
+        self.position = 0  # the playhead, frames (callback writes while playing)
+        self.underruns = 0  # callbacks that found no block ready
+        self.device_xruns = 0  # callbacks where PortAudio reported a problem
+        self._closing = False
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+        self.available = False
+        self.unavailable_reason = ""
+        self._stream: Any = None
+        try:
+            factory = stream_factory or _default_stream_factory()
+            self._stream = factory(
+                samplerate=SAMPLE_RATE,
+                blocksize=block_frames,
+                channels=2,
+                dtype="float32",
+                callback=self._callback,
+                device=device,
+            )
+            self.available = True
+        except Exception as exc:  # noqa: BLE001 - any failure here means "no playback", never a crash
+            reason = str(exc) or type(exc).__name__
+            if isinstance(exc, OSError) and "PortAudio" in reason:
+                reason = "the PortAudio library is not installed"
+            self.unavailable_reason = f"playback unavailable: {reason}"
+        if self.available and start_thread:
+            self._thread = threading.Thread(target=self._run, name="legato-mixer", daemon=True)
+            self._thread.start()
+
+    # ------------------------------------------------------------ transport (main thread)
+
+    @property
+    def playing(self) -> bool:
+        return self._playing
+
+    @property
+    def loop(self) -> TimeRange | None:
+        return self._loop
+
+    def set_plan(self, plan: RenderPlan) -> None:
+        """Swap in a new plan (rebuild it on every document change)."""
+        self._plan = plan
+
+    def set_loop(self, loop: TimeRange | None) -> None:
+        """Loop [start, end) while playing; None to stop looping."""
+        self._loop = loop if loop is not None and loop.length > 0 else None
+
+    def play(self) -> bool:
+        """Start from the playhead. Returns False when playback is unavailable."""
+        if not self.available:
+            return False
+        if self._playing:
+            return True
+        self._play_start = self.position
+        self._request_seek(self.position)
+        self._playing = True
+        if not getattr(self._stream, "active", False):
+            self._stream.start()
+        self._wake.set()
+        return True
+
+    def pause(self) -> None:
+        self._playing = False
+
+    def stop(self) -> None:
+        """Stop and return the playhead to where playback started."""
+        self._playing = False
+        self.position = self._play_start
+        self._request_seek(self._play_start)
+
+    def seek(self, frame: int) -> None:
+        """Move the playhead (e.g. a click on the ruler); heard within one block when playing."""
+        frame = max(0, int(frame))
+        self.position = frame
+        if not self._playing:
+            self._play_start = frame
+        self._request_seek(frame)
+
+    def _request_seek(self, frame: int) -> None:
+        self._seek_target = frame
+        self._seek_serial += 1  # after the target: the mixer reads serial, then target
+
+    def master_meters(self) -> tuple[np.ndarray, np.ndarray]:
+        """(peak [L, R], rms [L, R]) of the block now sounding; zeros when stopped."""
+        slot = self._sounding
+        if not self._playing or slot < 0:
+            return np.zeros(2, np.float32), np.zeros(2, np.float32)
+        levels = self._slot_master[slot].copy()
+        return levels[0], levels[1]
+
+    def track_meters(self) -> dict[str, np.ndarray]:
+        """Peak [L, R] per track id for the block now sounding (empty when stopped)."""
+        slot = self._sounding
+        if not self._playing or slot < 0:
+            return {}
+        ids, peaks = self._slot_track_ids[slot], self._slot_track_peak[slot]
+        return {tid: peaks[i].copy() for i, tid in enumerate(ids[: len(peaks)])}
+
+    def close(self) -> None:
+        self._playing = False
+        self._closing = True
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2.0)
+        if self._stream is not None:
+            try:
+                self._stream.stop()
+                self._stream.close()
+            except Exception:  # noqa: BLE001 - a device that vanished must not block closing
+                pass
+
+    # ------------------------------------------------------------ mixer thread
+
+    def _run(self) -> None:
+        period = self.block_frames / SAMPLE_RATE / 4
+        while not self._closing:
+            if self._playing:
+                self.fill_ring()
+                time.sleep(period)
+            else:
+                self._wake.wait(0.1)
+                self._wake.clear()
+
+    def fill_ring(self) -> int:
+        """Render blocks into every free slot. Thread: the mixer thread (tests call it directly
+        with start_thread=False). Returns how many blocks were rendered."""
+        rendered = 0
+        while self._playing and self._write - self._read < self.ring_blocks:
+            if self._seek_serial != self._seen_serial:
+                self._seen_serial = self._seek_serial
+                self._render_pos = self._seek_target
+                self._gen += 1
+            self._render_slot(self._write % self.ring_blocks)
+            self._write += 1  # publish: the slot is complete before the callback may read it
+            rendered += 1
+        return rendered
+
+    def _render_slot(self, slot: int) -> None:
+        plan, loop, buf, n = self._plan, self._loop, self._planar, self.block_frames
+        pos = self._render_pos
+        if loop is not None and pos >= loop.end:
+            pos = loop.start  # the playhead was past the loop when it was set: wrap now
+        if loop is not None and loop.start <= pos < loop.end and pos + n > loop.end:
+            first = loop.end - pos
+            self._mixer.render(plan, pos, buf[:, :first])
+            self._render_loop_rest(plan, loop, buf[:, first:], n - first)
+        else:
+            self._mixer.render(plan, pos, buf)
+            self._render_pos = pos + n
+        meters = self._mixer.meters  # of the last part rendered: good enough for a meter
+        self._slot_track_ids[slot] = meters.track_ids
+        self._slot_track_peak[slot] = meters.track_peak.copy()
+        np.copyto(self._ring[slot], buf.T)
+        np.max(np.abs(buf), axis=1, out=self._slot_master[slot, 0])
+        self._slot_master[slot, 1] = np.sqrt(np.mean(np.square(buf), axis=1))
+        self._slot_pos[slot] = pos
+        self._slot_gen[slot] = self._gen
+
+    def _render_loop_rest(self, plan: RenderPlan, loop: TimeRange, out: np.ndarray, rest: int) -> None:
+        """Fill `out` from the loop start, wrapping again if the loop is shorter than a block."""
+        pos, done = loop.start, 0
+        while done < rest:
+            take = min(rest - done, loop.end - pos)
+            self._mixer.render(plan, pos, out[:, done : done + take])
+            done += take
+            pos += take
+            if pos >= loop.end:
+                pos = loop.start
+        self._render_pos = pos
+
+    # ------------------------------------------------------------ audio thread
+
+    def _callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
+        """PortAudio's callback. Copies one prepared block; allocates no buffers, takes no lock."""
+        if status:
+            self.device_xruns += 1
+        if not self._playing:
+            outdata.fill(0.0)
+            return
+        r, w, gen = self._read, self._write, self._gen
+        while r < w and self._slot_gen[r % self.ring_blocks] != gen:
+            r += 1  # rendered before the last seek: skip
+        if r >= w or frames != self.block_frames:
+            self._read = r
+            outdata.fill(0.0)
+            self.underruns += 1
+            return
+        slot = r % self.ring_blocks
+        np.copyto(outdata, self._ring[slot])
+        self._sounding = slot
+        self.position = self._slot_pos[slot]
+        self._read = r + 1
