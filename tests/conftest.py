@@ -23,7 +23,10 @@ def repo_root() -> Path:
 def tiny_checkpoints(tmp_path_factory) -> Path:
     """A complete checkpoints/ tree in the real upstream layout with tiny seeded weights.
 
-    Built once per test session (seconds, a few MB).
+    Built once per test session by engine.models.tiny (about 2.5 s after the torch/transformers/
+    diffusers imports, ~25 MB): acestep-v15-turbo/, acestep-v15-base/, vae/,
+    Qwen3-Embedding-0.6B/, acestep-5Hz-lm-1.7B/. Treat it as read-only: it is shared by every
+    test of the session. Loading the LM tokenizer costs ~2 s (65k added tokens), so cache it.
     """
     from engine.models.tiny import write_tiny_checkpoints
 

@@ -9,10 +9,13 @@ import pytest
 
 from engine.errors import ValidationError
 from engine.models.tiny import acestep_dit_parameter_shapes, write_tiny_checkpoints
+from tests.engine import conformance_kit as kit
 
-KIT = Path("/work/shared/conformance")
-KIT_DIT = {"turbo": KIT / "tiny-acestep-v15-turbo", "base": KIT / "tiny-acestep-v15-base"}
-needs_kit = pytest.mark.skipif(not KIT.is_dir(), reason="conformance kit not present on this machine")
+
+def _kit_dit(variant: str) -> Path:
+    """The kit's tiny DiT folder (the kit is required, as for the conformance tests)."""
+    return kit.kit_dir() / f"tiny-acestep-v15-{variant}"
+
 
 EXPECTED_FILES = {
     "acestep-v15-turbo": {"config.json", "model.safetensors", "silence_latent.pt"},
@@ -58,12 +61,11 @@ def _read_config(folder: Path) -> dict:
 # --- the DiT key inventory, checked against the real upstream checkpoint of the kit -------------
 
 
-@needs_kit
 @pytest.mark.parametrize("variant", ["turbo", "base"])
 def test_dit_inventory_for_kit_config_equals_kit_checkpoint(variant):
-    kit = KIT_DIT[variant]
-    shapes = acestep_dit_parameter_shapes(_read_config(kit))
-    assert shapes == _inventory(kit / "model.safetensors")
+    folder = _kit_dit(variant)
+    shapes = acestep_dit_parameter_shapes(_read_config(folder))
+    assert shapes == _inventory(folder / "model.safetensors")
 
 
 def test_dit_inventory_follows_config_dimensions(tiny_checkpoints):
@@ -98,17 +100,16 @@ def test_tree_has_the_real_folder_and_file_names(tiny_checkpoints):
     assert total < 40_000_000, f"tiny checkpoints grew to {total / 1e6:.1f} MB"
 
 
-@needs_kit
 @pytest.mark.parametrize("variant", ["turbo", "base"])
 def test_dit_folder_matches_kit_field_set_and_inventory(tiny_checkpoints, variant):
     ours = _read_config(tiny_checkpoints / f"acestep-v15-{variant}")
-    kit = _read_config(KIT_DIT[variant])
-    assert set(ours) == set(kit)
+    theirs = _read_config(_kit_dit(variant))
+    assert set(ours) == set(theirs)
     for field in ("is_turbo", "model_version", "auto_map", "architectures", "model_type", "layer_types"):
-        assert ours[field] == kit[field], field
+        assert ours[field] == theirs[field], field
     # Same tiny dimensions as the kit -> exactly the kit's keys and shapes.
     assert _inventory(tiny_checkpoints / f"acestep-v15-{variant}" / "model.safetensors") == _inventory(
-        KIT_DIT[variant] / "model.safetensors"
+        _kit_dit(variant) / "model.safetensors"
     )
 
 
