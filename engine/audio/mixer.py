@@ -53,6 +53,7 @@ class Mixer:
         self.max_block = max_block
         self._track_buf = np.zeros((2, max_block), np.float32)
         self._tmp = np.zeros((2, max_block), np.float32)
+        self._bad = np.zeros((2, max_block), bool)
         self.meters = Meters()
 
     def _meters_for(self, plan: RenderPlan) -> Meters:
@@ -86,22 +87,34 @@ class Mixer:
         n = out.shape[1]
         out.fill(0.0)
         acc = self._track_buf[:, :n]
+        tmp = self._tmp[:, :n]
         for i, track in enumerate(plan.tracks):
             if not track.audible or not self._sum_clips(track.clips, start, acc):
                 meters.track_peak[i] = 0.0
                 meters.track_rms[i] = 0.0
                 continue
-            acc[0] *= np.float32(track.gain_left)
-            acc[1] *= np.float32(track.gain_right)
-            np.max(np.abs(acc, out=self._tmp[:, :n]), axis=1, out=meters.track_peak[i])
-            meters.track_rms[i] = np.sqrt(np.mean(np.square(acc, out=self._tmp[:, :n]), axis=1))
+            acc *= track.gains  # [2, 1]: pan law × track gain
+            self._measure(acc, tmp, meters.track_peak[i], meters.track_rms[i])
             out += acc
         out *= np.float32(plan.master_gain)
-        np.nan_to_num(out, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
-        np.max(np.abs(out, out=self._tmp[:, :n]), axis=1, out=meters.master_peak)
-        meters.master_rms[:] = np.sqrt(np.mean(np.square(out, out=self._tmp[:, :n]), axis=1))
-        meters.clipped = int(np.count_nonzero(self._tmp[:, :n] > 1.0))  # _tmp holds out² here
+        total = float(np.add.reduce(out, axis=None))
+        if total - total != 0.0:  # NaN or inf somewhere (rare): zero exactly those samples
+            bad = np.isfinite(out, out=self._bad[:, :n])
+            np.logical_not(bad, out=bad)
+            np.copyto(out, 0.0, where=bad)
+        self._measure(out, tmp, meters.master_peak, meters.master_rms)
+        meters.clipped = int(np.count_nonzero(tmp > 1.0)) if meters.master_peak.max() > 1.0 else 0  # tmp: x²
         np.clip(out, -1.0, 1.0, out=out)
+
+    @staticmethod
+    def _measure(block: np.ndarray, tmp: np.ndarray, peak: np.ndarray, rms: np.ndarray) -> None:
+        """peak = max |x| and rms per channel, written in place; leaves x² in tmp."""
+        np.abs(block, out=tmp)
+        np.maximum.reduce(tmp, axis=1, out=peak)
+        np.square(tmp, out=tmp)
+        np.add.reduce(tmp, axis=1, out=rms)
+        rms *= np.float32(1.0 / block.shape[1])
+        np.sqrt(rms, out=rms)
 
     @staticmethod
     def _sum_clips(clips: tuple[ClipPlan, ...], start: int, acc: np.ndarray) -> bool:

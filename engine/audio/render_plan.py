@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -59,6 +60,13 @@ class TrackPlan:
     gain_right: float
     audible: bool  # after mute/solo rules
     clips: tuple[ClipPlan, ...]  # sorted by start
+
+    @cached_property
+    def gains(self) -> np.ndarray:
+        """[[left], [right]] float32, to scale a [2, n] block in one multiply."""
+        g = np.array([[self.gain_left], [self.gain_right]], np.float32)
+        g.flags.writeable = False
+        return g
 
 
 @dataclass(frozen=True)
