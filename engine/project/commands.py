@@ -17,7 +17,8 @@ per view. It lives in `engine.project.selection.Selection` (plain, evented, not 
 Public API (stable): Command (base), Group, AddTrack, RemoveTrack, MoveTrack, RenameTrack,
 SetTrackColour, SetTrackGain, SetTrackPan, SetTrackMute, SetTrackSolo, AddClip, RemoveClips,
 RemoveClip, MoveClip, TrimClip, SplitClip, DuplicateClip, SetClipGain, SetFades, RenameClip,
-AddTake, SetActiveTake, SetTempo, SetTimeSignature, SetMasterGain, RenameProject.
+AddTake, SetActiveTake, SetTempo, SetTimeSignature, SetMasterGain, RenameProject;
+add_region_take(project, clip_id, start, end, asset_id, ...) (split + AddTake as one step).
 """
 
 from __future__ import annotations
@@ -658,3 +659,38 @@ class SetActiveTake(Command):
 
     def undo(self, project: Project) -> None:
         project.clip(self.clip_id)._set("active_take_id", self._old)
+
+
+def add_region_take(
+    project: Project,
+    clip_id: str,
+    start: int,
+    end: int,
+    asset_id: str,
+    name: str = "",
+    meta: Mapping[str, Any] | None = None,
+    text: str = "Add take",
+) -> str:
+    """Give a time region of a clip a new (active) take, as ONE undo step.
+
+    The clip is split at `start` and `end` (where they fall inside it) and the take is added
+    to the middle piece, so the audio outside the region is untouched and the user can switch
+    the region's takes (A/B). The take's asset must share the clip's source timeline (frame k
+    of the asset sounds at the same moment as frame k of the clip's other takes), which is
+    how a repaint returns its result. Returns the id of the clip that now holds the take.
+
+    Thread: main. Raises ValidationError if the region does not overlap the clip.
+    """
+    clip = project.clip(clip_id)
+    start, end = max(start, clip.position), min(end, clip.end)
+    if start >= end:
+        raise ValidationError("the region does not overlap the clip")
+    with project.history.group(text):
+        target = clip_id
+        if start > clip.position:
+            split = project.history.push(SplitClip(clip_id, start))
+            target = split.new_clip_id
+        if end < project.clip(target).end:
+            project.history.push(SplitClip(target, end))
+        project.history.push(AddTake(target, asset_id, name=name, meta=meta))
+    return target
