@@ -58,7 +58,9 @@ class GenerateJob(JobSpec):
         from engine.runtime.device import default_dtypes, pick_device
         from engine.tasks.components import resolve_model
         from engine.tasks.pipeline import GenerationPipeline
+        from engine.tasks.request import validate_request
 
+        validate_request(self.request)  # a bad request fails before seconds of model loading
         checkpoints = Path(self.checkpoints)
         folder = resolve_model(checkpoints, self.model, self.request.task)
         device = pick_device(self.device)

@@ -50,9 +50,13 @@ def test_a_generation_job_produces_takes_and_keeps_its_models_loaded(tiny_checkp
         )
         again = q.submit(GenerateJob(request=_request(), checkpoints=tiny_checkpoints, device="cpu"))
         assert q.wait_until_idle(WAIT_S)
+        loaded = q.models.stats().loaded
     finally:
         q.shutdown(WAIT_S)
 
+    (key,) = loaded  # one pipeline, keyed by DiT folder, device and dtype
+    assert key.path == str((tiny_checkpoints / "acestep-v15-turbo").resolve())
+    assert (key.device, key.dtype, key.variant) == ("cpu", "float32", (PIPELINE_VARIANT,))
     done = recorder.of(first)[-1]
     assert isinstance(done, JobFinished), getattr(done, "detail", done)
     takes = done.result.takes
@@ -104,15 +108,8 @@ def test_a_bad_request_fails_with_a_message_naming_the_parameter(tiny_checkpoint
     failed = recorder.of(job_id)[-1]
     assert isinstance(failed, JobFailed) and "duration" in failed.message
     assert failed.error_type == "ValidationError"
+    assert "load models" not in [e.stage for e in recorder.of(job_id) if isinstance(e, JobProgress)]
     assert isinstance(recorder.of(missing)[-1], JobFailed) and "nope" in recorder.of(missing)[-1].message
-
-
-def test_the_pipeline_cache_key_names_folder_device_and_dtype(tiny_checkpoints):
-    q = JobQueue(run_inline=True)
-    q.submit(GenerateJob(request=_request(), checkpoints=tiny_checkpoints, device="cpu"))
-    (key,) = q.models.stats().loaded
-    assert key.path == str((tiny_checkpoints / "acestep-v15-turbo").resolve())
-    assert (key.device, key.dtype, key.variant) == ("cpu", "float32", (PIPELINE_VARIANT,))
 
 
 def test_generate_job_labels_itself():
