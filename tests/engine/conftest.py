@@ -1,11 +1,5 @@
-"""Engine tests run without Qt, a GPU or a network."""
+"""Engine tests run without Qt, a GPU or a network.
 
-import sys
-
-
-def pytest_collection_finish(session):
-    # If collecting engine tests imported Qt, the engine crossed its boundary.
-    leaked = [m for m in ("PySide6", "pyqtgraph") if m in sys.modules]
-    only_engine = all("tests/engine" in str(item.fspath) for item in session.items)
-    if leaked and only_engine:
-        raise RuntimeError(f"engine tests imported {leaked}: engine must never import Qt")
+(pytest-qt imports PySide6 when pytest starts, so "no Qt in this process" cannot be checked
+here; tests/engine/test_boundary.py imports every engine module in a clean subprocess instead.)
+"""

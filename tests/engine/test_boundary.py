@@ -64,6 +64,18 @@ def test_import_linter_fails_on_a_planted_qt_import(repo_root, tmp_path):
     assert "engine never imports Qt" in result.stdout
 
 
+def test_importing_every_engine_module_loads_no_qt():
+    """At run time too: import all of engine/ in a fresh interpreter; no Qt module may appear."""
+    code = (
+        "import importlib, pkgutil, sys, engine\n"
+        "for m in pkgutil.walk_packages(engine.__path__, 'engine.'):\n"
+        "    importlib.import_module(m.name)\n"
+        "qt = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'shiboken6', 'pyqtgraph', 'desktop')]\n"
+        "assert not qt, qt\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 def test_import_engine_is_light():
     """Startup stays fast: the document, audio, jobs and CLI layers never pull in torch."""
     code = (
