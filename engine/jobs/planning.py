@@ -1,4 +1,4 @@
-"""Planner LM jobs: thinking (metadata + audio codes) and, when present, simple / format / understand.
+"""Planner LM jobs: thinking (metadata + audio codes), simple mode, format and understand.
 
     job_id = queue.submit(ThinkJob(request=ThinkRequest(caption="lofi"), checkpoints="checkpoints"))
     # ... JobFinished(job_id, result=ThinkResult(items=(ThinkItem, ...)))
@@ -20,7 +20,9 @@ from engine.jobs.spec import JobSpec
 if TYPE_CHECKING:
     from engine.jobs.context import JobContext
     from engine.jobs.model_cache import ModelCache
+    from engine.planner.assist import AssistOptions, AssistResult
     from engine.planner.lm import PlannerLM
+    from engine.planner.metadata import Metadata
     from engine.planner.think import ThinkRequest, ThinkResult
 
 PLANNER_VARIANT = "planner-lm"  # ModelKey.variant for a loaded PlannerLM
@@ -91,3 +93,72 @@ class ThinkJob(PlannerJob):
         from engine.planner.think import think
 
         return think(self.load_lm(models, ctx), self.request, ctx)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreateSampleJob(PlannerJob):
+    """Simple mode: a one-line description -> caption, lyrics and metadata for review."""
+
+    kind: ClassVar[str] = "create-sample"
+    description: str
+    instrumental: bool = False
+    language: str | None = None
+    options: AssistOptions | None = None
+
+    @property
+    def display_label(self) -> str:
+        return self.label or "Writing caption and lyrics"
+
+    def run(self, models: ModelCache, ctx: JobContext) -> AssistResult:
+        from engine.planner.assist import create_sample
+
+        lm = self.load_lm(models, ctx)
+        return create_sample(
+            lm,
+            self.description,
+            instrumental=self.instrumental,
+            language=self.language,
+            options=self.options,
+            ctx=ctx,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class FormatSampleJob(PlannerJob):
+    """Format: the LM polishes a caption and lyrics; the user's metadata is kept."""
+
+    kind: ClassVar[str] = "format-sample"
+    caption: str
+    lyrics: str
+    metadata: Metadata | None = None
+    options: AssistOptions | None = None
+
+    @property
+    def display_label(self) -> str:
+        return self.label or "Formatting caption and lyrics"
+
+    def run(self, models: ModelCache, ctx: JobContext) -> AssistResult:
+        from engine.planner.assist import format_sample
+
+        lm = self.load_lm(models, ctx)
+        return format_sample(
+            lm, self.caption, self.lyrics, metadata=self.metadata, options=self.options, ctx=ctx
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnderstandJob(PlannerJob):
+    """Understand: 5 Hz audio codes (e.g. of a take) -> caption, lyrics and metadata."""
+
+    kind: ClassVar[str] = "understand"
+    codes: tuple[int, ...]
+    options: AssistOptions | None = None
+
+    @property
+    def display_label(self) -> str:
+        return self.label or "Describing the audio"
+
+    def run(self, models: ModelCache, ctx: JobContext) -> AssistResult:
+        from engine.planner.assist import understand
+
+        return understand(self.load_lm(models, ctx), self.codes, options=self.options, ctx=ctx)

@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
-from engine.jobs import JobCancelled, JobFinished, JobProgress, JobQueue, ModelCache
-from engine.jobs.planning import PLANNER_VARIANT, ThinkJob
+from engine.jobs import JobCancelled, JobFailed, JobFinished, JobProgress, JobQueue, JobQueued, ModelCache
+from engine.jobs.planning import PLANNER_VARIANT, CreateSampleJob, FormatSampleJob, ThinkJob, UnderstandJob
 
 pytest.importorskip("torch")
 from engine.planner.think import ThinkRequest  # noqa: E402 - after the torch check
@@ -83,3 +83,31 @@ def test_cancel_stops_the_lm_within_one_token(tiny_checkpoints, planner_models):
     assert lm_steps[-1] <= 4  # cancelled at token 3: at most the token in flight was reported
     (key,) = q.models.stats().loaded
     assert key.variant[0] == PLANNER_VARIANT and key.device == "cpu" and key.dtype == "float32"
+
+
+def test_simple_mode_format_and_understand_run_as_jobs(tiny_checkpoints, planner_models):
+    from engine.planner.assist import AssistOptions, AssistResult
+
+    recorder = Recorder()
+    q = JobQueue(recorder, models=planner_models, run_inline=True)
+    short = AssistOptions(max_caption_tokens=8, max_lyrics_tokens=8)
+    where = dict(checkpoints=tiny_checkpoints, device="cpu", options=short)
+    ids = [
+        q.submit(CreateSampleJob(description="rainy lofi with soft piano", instrumental=True, **where)),
+        q.submit(FormatSampleJob(caption="lofi", lyrics="[verse]\nrain", metadata={"bpm": 80}, **where)),
+        q.submit(UnderstandJob(codes=(1, 2, 3, 4, 5), **where)),
+        q.submit(CreateSampleJob(description="   ", **where)),
+    ]
+    *good, empty = [recorder.of(job_id)[-1] for job_id in ids]
+    for event in good:
+        assert isinstance(event, JobFinished), getattr(event, "detail", event)
+        assert isinstance(event.result, AssistResult) and isinstance(event.result.caption, str)
+    assert good[0].result.instrumental is True
+    assert good[1].result.metadata.bpm == 80  # the user's value is forced into the output
+    assert isinstance(empty, JobFailed) and "description is empty" in empty.message
+    labels = [e.label for e in recorder.events if isinstance(e, JobQueued)]
+    assert labels[:3] == [
+        "Writing caption and lyrics",
+        "Formatting caption and lyrics",
+        "Describing the audio",
+    ]
