@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -62,8 +62,11 @@ class GenerationPipeline:
     `GenerationModels` (the job worker keeps those in its ModelCache).
     """
 
-    def __init__(self, models: GenerationModels, model_family: str):
+    def __init__(self, models: GenerationModels, model_family: str, checkpoints: Path | None = None):
         self.models = models
+        self.checkpoints = checkpoints
+        self._planner = None
+        self._planner_name: str | None = None
         self.family = model_family  # "turbo" | "base" | "sft"
         self._encode_cache: dict[str, torch.Tensor] = {}
 
@@ -75,7 +78,7 @@ class GenerationPipeline:
         checkpoints = Path(checkpoints)
         folder = resolve_model(checkpoints, model, task)
         models = load_generation_models(checkpoints, folder, device, dtype)
-        return cls(models, model_family(folder))
+        return cls(models, model_family(folder), checkpoints)
 
     @property
     def dit(self):
@@ -101,10 +104,10 @@ class GenerationPipeline:
             )
         if self.is_turbo and req.timesteps and len([t for t in req.timesteps if t > 0]) > C.TURBO_MAX_STEPS:
             raise ValidationError(f"timesteps: turbo accepts at most {C.TURBO_MAX_STEPS} times")
-        if req.effective_thinking:
+        if req.effective_thinking and self.checkpoints is None:
             raise ValidationError(
-                "thinking: the planner LM is not available in this build yet; "
-                "run without thinking (or pass audio codes)"
+                "thinking: the planner LM needs a checkpoints folder; build the pipeline with "
+                "GenerationPipeline.from_checkpoints(...)"
             )
 
     def schedule_for(self, req: GenerationRequest) -> list[float]:
@@ -268,6 +271,8 @@ class GenerationPipeline:
         self.check_inputs(req)
         # 2. seeds and source audio
         seeds = resolve_seeds(req)
+        if req.effective_thinking:
+            return self._generate_with_planner(req, seeds, ctx, initial_noise)
         source = None
         if req.source_audio is not None and not (isinstance(req.source_audio, str) and not req.source_audio):
             source = load_audio(req.source_audio, req.source_sample_rate, "source_audio")
@@ -325,6 +330,68 @@ class GenerationPipeline:
         timings["total"] = time.perf_counter() - started
         # 9. takes
         return self._takes(req, seeds, audios, latents, codes, schedule, timings)
+
+    # -- thinking ------------------------------------------------------------------------------
+    def planner(self, name: str | None = None):
+        """The planner LM `name` (a folder under checkpoints; None = the default LM), loaded on
+        first use and kept with the pipeline."""
+        if self._planner is None or self._planner_name != name:
+            from engine.planner.lm import PlannerLM
+
+            folder = self.checkpoints / name if name else self.checkpoints
+            self._planner = PlannerLM.load(folder, device=str(self.models.device))
+            self._planner_name = name
+        return self._planner
+
+    def _generate_with_planner(self, req: GenerationRequest, seeds: tuple[int, ...], ctx: JobContext,
+                               initial_noise: torch.Tensor | None) -> GenerationResult:
+        """text2music with thinking: per item, the planner LM (seeded with that item's seed)
+        writes metadata and 5 Hz codes, then the DiT renders them in cover mode (§3.3).
+
+        Items run one by one because each item's codes fix its own length; item k so stays
+        exactly a single run with seed k.
+        """
+        from engine.planner.metadata import Metadata
+        from engine.planner.sampling import SamplingParams
+        from engine.planner.think import ThinkRequest, think
+
+        if initial_noise is not None:
+            raise ValidationError("initial_noise: cannot be injected when thinking (lengths come from the LM)")
+        t0 = time.perf_counter()
+        lm = self.planner(req.lm_model)
+        user = Metadata(bpm=req.bpm, keyscale=req.keyscale or None, timesignature=req.timesignature or None,
+                        duration=req.duration, language=None if req.vocal_language == "unknown" else req.vocal_language)
+        sampling = SamplingParams(temperature=req.lm_temperature, top_k=req.lm_top_k or None,
+                                  top_p=req.lm_top_p, cfg_scale=req.lm_cfg_scale)
+        takes: list[Take] = []
+        for k, seed in enumerate(seeds):
+            ctx.check_cancelled()
+            item = think(lm, ThinkRequest(
+                caption=req.caption, lyrics=req.effective_lyrics, metadata=user, seed=seed, batch_size=1,
+                sampling=sampling, negative_prompt=req.lm_negative_prompt, use_cot_metas=req.use_cot_metas,
+                use_cot_caption=req.use_cot_caption, use_cot_language=req.use_cot_language,
+                constrained=req.constrained_decoding), ctx).items[0]
+            meta = item.metadata
+            if not item.codes:
+                raise ValidationError("thinking: the planner LM produced no audio codes; try another seed")
+            planned = req.with_changes(
+                thinking=False, batch_size=1, seeds=(seed,), audio_codes=item.codes,
+                bpm=meta.bpm, keyscale=meta.keyscale or "", timesignature=meta.timesignature or "",
+                duration=None,
+                caption=meta.caption if (req.use_cot_caption and meta.caption) else req.caption,
+                vocal_language=meta.language if (req.use_cot_language and meta.language) else req.vocal_language,
+            )
+            lm_seconds = time.perf_counter() - t0
+            result = self(planned, ctx)
+            take = result.takes[0]
+            prov = take.provenance
+            resolved = request_to_dict(req.with_changes(seeds=tuple(seeds)))
+            prov = replace(prov, request=resolved, item_index=k,
+                           lm_metadata=tuple(sorted(meta.to_dict().items())),
+                           timings_s=tuple(sorted(dict(prov.timings_s, lm=lm_seconds).items())))
+            takes.append(replace(take, provenance=prov))
+            t0 = time.perf_counter()
+        return GenerationResult(takes=tuple(takes))
 
     def _postprocess(self, wav: np.ndarray, plan: TaskPlan, req: GenerationRequest) -> np.ndarray:
         """Anti-clip, repaint/lego waveform splice, peak normalisation (§5 order)."""
