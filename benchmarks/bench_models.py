@@ -24,18 +24,39 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 REAL_DIT_CONFIG = {  # upstream_dit.md §1.2 (2B class: turbo/base/sft)
-    "model_type": "acestep", "hidden_size": 2048, "intermediate_size": 6144, "num_hidden_layers": 24,
-    "num_attention_heads": 16, "num_key_value_heads": 8, "head_dim": 128, "rms_norm_eps": 1e-6,
-    "rope_theta": 1000000, "sliding_window": 128, "in_channels": 192, "audio_acoustic_hidden_dim": 64,
-    "patch_size": 2, "text_hidden_dim": 1024, "timbre_hidden_dim": 64, "timbre_fix_frame": 750,
-    "num_lyric_encoder_hidden_layers": 8, "num_timbre_encoder_hidden_layers": 4,
-    "num_attention_pooler_hidden_layers": 2, "pool_window_size": 5, "fsq_dim": 2048,
-    "fsq_input_levels": [8, 8, 8, 5, 5, 5], "fsq_input_num_quantizers": 1, "is_turbo": True,
+    "model_type": "acestep",
+    "hidden_size": 2048,
+    "intermediate_size": 6144,
+    "num_hidden_layers": 24,
+    "num_attention_heads": 16,
+    "num_key_value_heads": 8,
+    "head_dim": 128,
+    "rms_norm_eps": 1e-6,
+    "rope_theta": 1000000,
+    "sliding_window": 128,
+    "in_channels": 192,
+    "audio_acoustic_hidden_dim": 64,
+    "patch_size": 2,
+    "text_hidden_dim": 1024,
+    "timbre_hidden_dim": 64,
+    "timbre_fix_frame": 750,
+    "num_lyric_encoder_hidden_layers": 8,
+    "num_timbre_encoder_hidden_layers": 4,
+    "num_attention_pooler_hidden_layers": 2,
+    "pool_window_size": 5,
+    "fsq_dim": 2048,
+    "fsq_input_levels": [8, 8, 8, 5, 5, 5],
+    "fsq_input_num_quantizers": 1,
+    "is_turbo": True,
     "layer_types": ["sliding_attention", "full_attention"] * 12,
 }
 REAL_VAE_CONFIG = {  # upstream_dit.md §1.3
-    "audio_channels": 2, "channel_multiples": [1, 2, 4, 8, 16], "decoder_channels": 128,
-    "decoder_input_channels": 64, "downsampling_ratios": [2, 4, 4, 6, 10], "encoder_hidden_size": 128,
+    "audio_channels": 2,
+    "channel_multiples": [1, 2, 4, 8, 16],
+    "decoder_channels": 128,
+    "decoder_input_channels": 64,
+    "downsampling_ratios": [2, 4, 4, 6, 10],
+    "encoder_hidden_size": 128,
     "sampling_rate": 48000,
 }
 CONDITION_TOKENS = 200  # ~100 lyric tokens + 1 timbre + ~100 caption tokens
@@ -58,7 +79,7 @@ def _random_fill(module, dtype) -> None:
                 param.normal_(0.0, 0.02)
             else:
                 fan_in = param[0].numel() if param.ndim > 1 else param.shape[-1]
-                param.normal_(0.0, fan_in ** -0.5)
+                param.normal_(0.0, fan_in**-0.5)
     module.to(dtype)
 
 
@@ -87,12 +108,25 @@ def bench_dit(dtype_name: str, seconds: float) -> dict:
     t = torch.tensor([0.5], dtype=dtype)
     with torch.no_grad():
         t1 = time.perf_counter()
-        out = decoder(hidden_states=x, timestep=t, timestep_r=t, encoder_hidden_states=enc,
-                      context_latents=ctx, return_dict=False)[0]
+        out = decoder(
+            hidden_states=x,
+            timestep=t,
+            timestep_r=t,
+            encoder_hidden_states=enc,
+            context_latents=ctx,
+            return_dict=False,
+        )[0]
         forward_s = time.perf_counter() - t1
     assert out.shape == (1, frames, 64) and torch.isfinite(out.float()).all()
-    return {"part": "dit_forward", "dtype": dtype_name, "frames": frames, "params_M": round(params / 1e6, 1),
-            "build_s": round(build_s, 2), "seconds": round(forward_s, 2), "peak_rss_GB": round(_peak_rss_gb(), 2)}
+    return {
+        "part": "dit_forward",
+        "dtype": dtype_name,
+        "frames": frames,
+        "params_M": round(params / 1e6, 1),
+        "build_s": round(build_s, 2),
+        "seconds": round(forward_s, 2),
+        "peak_rss_GB": round(_peak_rss_gb(), 2),
+    }
 
 
 def bench_vae(dtype_name: str, seconds: float) -> dict:
@@ -114,8 +148,15 @@ def bench_vae(dtype_name: str, seconds: float) -> dict:
     audio = vae.decode(z)  # upstream tiling: 512-frame chunks, 64-frame overlap
     decode_s = time.perf_counter() - t1
     assert audio.shape == (1, 2, frames * 1920)
-    return {"part": "vae_decode", "dtype": dtype_name, "frames": frames, "params_M": round(params / 1e6, 1),
-            "build_s": round(build_s, 2), "seconds": round(decode_s, 2), "peak_rss_GB": round(_peak_rss_gb(), 2)}
+    return {
+        "part": "vae_decode",
+        "dtype": dtype_name,
+        "frames": frames,
+        "params_M": round(params / 1e6, 1),
+        "build_s": round(build_s, 2),
+        "seconds": round(decode_s, 2),
+        "peak_rss_GB": round(_peak_rss_gb(), 2),
+    }
 
 
 def main() -> int:
@@ -141,17 +182,28 @@ def main() -> int:
     env = dict(os.environ, PYTHONPATH=str(REPO))
     for part in args.parts.split(","):
         for dtype in args.dtypes.split(","):
-            cmd = [sys.executable, __file__, "--child", f"{part}:{dtype}", "--seconds", str(args.seconds),
-                   "--threads", str(args.threads)]
+            cmd = [
+                sys.executable,
+                __file__,
+                "--child",
+                f"{part}:{dtype}",
+                "--seconds",
+                str(args.seconds),
+                "--threads",
+                str(args.threads),
+            ]
             proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
             lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
             if proc.returncode or not lines:
                 print(f"{part} {dtype}: FAILED (rc={proc.returncode})\n{proc.stderr[-2000:]}")
                 continue
             r = json.loads(lines[-1][7:])
-            print(f"{r['part']:<12} {r['dtype']:<5} {args.seconds:.0f}s audio ({r['frames']} frames) "
-                  f"params={r['params_M']}M build={r['build_s']}s time={r['seconds']}s "
-                  f"peak_rss={r['peak_rss_GB']}GB threads={r['threads']}", flush=True)
+            print(
+                f"{r['part']:<12} {r['dtype']:<5} {args.seconds:.0f}s audio ({r['frames']} frames) "
+                f"params={r['params_M']}M build={r['build_s']}s time={r['seconds']}s "
+                f"peak_rss={r['peak_rss_GB']}GB threads={r['threads']}",
+                flush=True,
+            )
     return 0
 
 

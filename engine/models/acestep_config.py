@@ -14,8 +14,12 @@ from pathlib import Path
 from engine.errors import CheckpointError
 
 _REQUIRED = (
-    "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
-    "num_key_value_heads", "head_dim",
+    "hidden_size",
+    "intermediate_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "num_key_value_heads",
+    "head_dim",
 )
 
 
@@ -56,17 +60,21 @@ class AceStepConfig:
     is_lego_sft: bool = False
 
     @classmethod
-    def from_dict(cls, raw: dict, source: str = "config.json") -> "AceStepConfig":
+    def from_dict(cls, raw: dict, source: str = "config.json") -> AceStepConfig:
         """Build from a parsed config.json; `source` names the file in error messages."""
         missing = [k for k in _REQUIRED if k not in raw]
         if missing:
             raise CheckpointError(f"{source}: missing required field(s) {', '.join(missing)}")
         try:
             n_layers = int(raw["num_hidden_layers"])
-            layer_types = tuple(raw.get("layer_types") or [
-                # Upstream's default rule: "sliding" when (i+1) is odd (upstream_dit.md §1.2).
-                "sliding_attention" if (i + 1) % 2 else "full_attention" for i in range(n_layers)
-            ])
+            layer_types = tuple(
+                raw.get("layer_types")
+                or [
+                    # Upstream's default rule: "sliding" when (i+1) is odd (upstream_dit.md §1.2).
+                    "sliding_attention" if (i + 1) % 2 else "full_attention"
+                    for i in range(n_layers)
+                ]
+            )
             hidden = int(raw["hidden_size"])
             cfg = cls(
                 hidden_size=hidden,
@@ -76,11 +84,15 @@ class AceStepConfig:
                 num_key_value_heads=int(raw["num_key_value_heads"]),
                 head_dim=int(raw["head_dim"]),
                 encoder_hidden_size=int(raw.get("encoder_hidden_size") or hidden),
-                encoder_intermediate_size=int(raw.get("encoder_intermediate_size") or raw["intermediate_size"]),
+                encoder_intermediate_size=int(
+                    raw.get("encoder_intermediate_size") or raw["intermediate_size"]
+                ),
                 encoder_num_attention_heads=int(
-                    raw.get("encoder_num_attention_heads") or raw["num_attention_heads"]),
+                    raw.get("encoder_num_attention_heads") or raw["num_attention_heads"]
+                ),
                 encoder_num_key_value_heads=int(
-                    raw.get("encoder_num_key_value_heads") or raw["num_key_value_heads"]),
+                    raw.get("encoder_num_key_value_heads") or raw["num_key_value_heads"]
+                ),
                 in_channels=int(raw.get("in_channels", 192)),
                 audio_acoustic_hidden_dim=int(raw.get("audio_acoustic_hidden_dim", 64)),
                 patch_size=int(raw.get("patch_size", 2)),
@@ -109,26 +121,33 @@ class AceStepConfig:
         return cfg
 
     @classmethod
-    def from_file(cls, path: Path) -> "AceStepConfig":
+    def from_file(cls, path: Path) -> AceStepConfig:
         return cls.from_dict(read_json(path), source=str(path))
 
     def validate(self, source: str) -> None:
         """Reject configs that cannot describe a working model (the message names `source`)."""
         if len(self.layer_types) < self.num_hidden_layers:
-            raise CheckpointError(f"{source}: layer_types has {len(self.layer_types)} entries, "
-                                  f"num_hidden_layers is {self.num_hidden_layers}")
+            raise CheckpointError(
+                f"{source}: layer_types has {len(self.layer_types)} entries, "
+                f"num_hidden_layers is {self.num_hidden_layers}"
+            )
         bad = sorted(set(self.layer_types) - {"sliding_attention", "full_attention"})
         if bad:
             raise CheckpointError(f"{source}: unknown layer_types {bad}")
-        for heads, kv, name in ((self.num_attention_heads, self.num_key_value_heads, ""),
-                                (self.encoder_num_attention_heads, self.encoder_num_key_value_heads,
-                                 "encoder_")):
+        for heads, kv, name in (
+            (self.num_attention_heads, self.num_key_value_heads, ""),
+            (self.encoder_num_attention_heads, self.encoder_num_key_value_heads, "encoder_"),
+        ):
             if kv <= 0 or heads % kv:
-                raise CheckpointError(f"{source}: {name}num_attention_heads ({heads}) must be a multiple "
-                                      f"of {name}num_key_value_heads ({kv})")
+                raise CheckpointError(
+                    f"{source}: {name}num_attention_heads ({heads}) must be a multiple "
+                    f"of {name}num_key_value_heads ({kv})"
+                )
         if self.in_channels != 3 * self.audio_acoustic_hidden_dim:
-            raise CheckpointError(f"{source}: in_channels {self.in_channels} must be 3 x "
-                                  f"audio_acoustic_hidden_dim ({self.audio_acoustic_hidden_dim})")
+            raise CheckpointError(
+                f"{source}: in_channels {self.in_channels} must be 3 x "
+                f"audio_acoustic_hidden_dim ({self.audio_acoustic_hidden_dim})"
+            )
 
     @property
     def variant(self) -> str:

@@ -40,8 +40,9 @@ def weight_files(folder: Path) -> list[Path]:
             return shards
     if any(folder.glob("*.bin")):
         raise CheckpointError(f"{folder}: only pickled .bin weights found; Legato loads safetensors only")
-    raise CheckpointError(f"missing weights in {folder}: expected one of "
-                          f"{', '.join(SINGLE_FILES + INDEX_FILES)}")
+    raise CheckpointError(
+        f"missing weights in {folder}: expected one of {', '.join(SINGLE_FILES + INDEX_FILES)}"
+    )
 
 
 def read_safetensors(files: list[Path], dtype: torch.dtype | None = None) -> dict[str, torch.Tensor]:
@@ -66,8 +67,9 @@ def read_safetensors(files: list[Path], dtype: torch.dtype | None = None) -> dic
         except CheckpointError:
             raise
         except (SafetensorError, OSError, RuntimeError, ValueError) as exc:
-            raise CheckpointError(f"{path}: unreadable or truncated safetensors file ({exc}); "
-                                  "re-download it") from exc
+            raise CheckpointError(
+                f"{path}: unreadable or truncated safetensors file ({exc}); re-download it"
+            ) from exc
     return tensors
 
 
@@ -79,8 +81,9 @@ def read_safetensors_header(path: Path) -> dict[str, tuple[int, ...]]:
         with safe_open(str(path), framework="pt") as handle:
             return {key: tuple(handle.get_slice(key).get_shape()) for key in handle.keys()}
     except (SafetensorError, OSError, RuntimeError, ValueError) as exc:
-        raise CheckpointError(f"{path}: unreadable or truncated safetensors file ({exc}); "
-                              "re-download it") from exc
+        raise CheckpointError(
+            f"{path}: unreadable or truncated safetensors file ({exc}); re-download it"
+        ) from exc
 
 
 def check_safetensors_complete(path: Path) -> None:
@@ -94,14 +97,16 @@ def check_safetensors_complete(path: Path) -> None:
             (header_len,) = struct.unpack("<Q", handle.read(8))
             header = json.loads(handle.read(header_len))
     except (OSError, struct.error, ValueError) as exc:
-        raise CheckpointError(f"{path}: unreadable or truncated safetensors file ({exc}); "
-                              "re-download it") from exc
+        raise CheckpointError(
+            f"{path}: unreadable or truncated safetensors file ({exc}); re-download it"
+        ) from exc
     end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
     expected = 8 + header_len + end
     actual = path.stat().st_size
     if actual < expected:
-        raise CheckpointError(f"{path}: truncated ({actual} bytes, header promises {expected}); "
-                              "re-download it")
+        raise CheckpointError(
+            f"{path}: truncated ({actual} bytes, header promises {expected}); re-download it"
+        )
 
 
 def read_silence_latent(path: Path, latent_dim: int) -> torch.Tensor:

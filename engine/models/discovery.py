@@ -96,7 +96,7 @@ def _classify(folder: Path) -> tuple[str, str, str] | None:
     if config.get("_class_name") == "AutoencoderOobleck":
         return "vae", "original", ""
     if folder.name.startswith(LM_PREFIX):
-        return "lm", "original", folder.name[len(LM_PREFIX):]
+        return "lm", "original", folder.name[len(LM_PREFIX) :]
     if config.get("model_type") == "qwen3" and "embedding" in folder.name.lower():
         return "text_encoder", "original", ""
     return None
@@ -111,8 +111,12 @@ def _problem(folder: Path, kind: str, layout: str) -> str | None:
     """What is missing or broken in a model folder (naming the file), or None."""
     from engine.models.checkpoint_files import check_safetensors_complete, weight_files
 
-    required = {"dit": ["config.json", "silence_latent.pt"], "vae": ["config.json"],
-                "text_encoder": ["config.json", "tokenizer.json"], "lm": ["config.json", "tokenizer.json"]}[kind]
+    required = {
+        "dit": ["config.json", "silence_latent.pt"],
+        "vae": ["config.json"],
+        "text_encoder": ["config.json", "tokenizer.json"],
+        "lm": ["config.json", "tokenizer.json"],
+    }[kind]
     weight_folders = [folder]
     if kind == "dit" and layout == "diffusers":
         required = ["model_index.json", "transformer/config.json", "condition_encoder/config.json"]
@@ -138,7 +142,9 @@ def list_installed_models(path: Path | None = None) -> list[InstalledModel]:
         if classified is None:
             continue
         kind, layout, variant = classified
-        found.append(InstalledModel(folder.name, kind, folder, layout, variant, _problem(folder, kind, layout)))
+        found.append(
+            InstalledModel(folder.name, kind, folder, layout, variant, _problem(folder, kind, layout))
+        )
     order = {"dit": 0, "lm": 1, "text_encoder": 2, "vae": 3}
     return sorted(found, key=lambda m: (order[m.kind], m.name))
 
@@ -170,5 +176,9 @@ def resolve_model_set(path: Path | None = None, dit: str = DEFAULT_DIT, lm: str 
             problems.append(f"{name}: {model.problem}")
     if problems:
         raise CheckpointError(f"models missing in {root}:\n  " + "\n  ".join(problems))
-    return ModelSet(dit=root / dit, vae=root / VAE_DIR, text_encoder=root / TEXT_ENCODER_DIR,
-                    lm=(root / lm) if lm else None)
+    return ModelSet(
+        dit=root / dit,
+        vae=root / VAE_DIR,
+        text_encoder=root / TEXT_ENCODER_DIR,
+        lm=(root / lm) if lm else None,
+    )

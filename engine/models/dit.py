@@ -78,7 +78,7 @@ def apply_layer_types(module: torch.nn.Module, layer_types: list[str], sliding_w
     """
     layer_types = list(layer_types[: len(module.layers)])
     module._layer_types = layer_types
-    for layer, kind in zip(module.layers, layer_types):
+    for layer, kind in zip(module.layers, layer_types, strict=True):
         layer.self_attn.sliding_window = sliding_window if kind == "sliding_attention" else None
 
 
@@ -94,8 +94,15 @@ class AceStepDiT(torch.nn.Module):
         silence_latent: [1, Ls, 64] time-major silence latent (VAE-encoded digital silence).
     """
 
-    def __init__(self, config: AceStepConfig, transformer, condition_encoder, audio_tokenizer,
-                 audio_token_detokenizer, silence_latent: torch.Tensor):
+    def __init__(
+        self,
+        config: AceStepConfig,
+        transformer,
+        condition_encoder,
+        audio_tokenizer,
+        audio_token_detokenizer,
+        silence_latent: torch.Tensor,
+    ):
         super().__init__()
         self.config = config
         self.transformer = transformer
@@ -127,9 +134,15 @@ class AceStepDiT(torch.nn.Module):
     # --- conditioning -------------------------------------------------------------------------
 
     @torch.no_grad()
-    def encode_conditions(self, text_hidden_states, text_attention_mask, lyric_hidden_states,
-                          lyric_attention_mask, refer_audio_acoustic_hidden_states_packed,
-                          refer_audio_order_mask) -> Conditions:
+    def encode_conditions(
+        self,
+        text_hidden_states,
+        text_attention_mask,
+        lyric_hidden_states,
+        lyric_attention_mask,
+        refer_audio_acoustic_hidden_states_packed,
+        refer_audio_order_mask,
+    ) -> Conditions:
         """Encode caption states, lyric embeddings and reference latents into packed condition rows.
 
         Args:
@@ -147,10 +160,12 @@ class AceStepDiT(torch.nn.Module):
         text_mask = text_attention_mask.to(dev).long()
         lyric_mask = lyric_attention_mask.to(dev).long()
         text_projected = enc.text_projector(text_hidden_states.to(dev, dt))  # [B, Lt, He]
-        lyric_encoded = enc.lyric_encoder(inputs_embeds=lyric_hidden_states.to(dev, dt),
-                                          attention_mask=lyric_mask)  # [B, Ll, He]
+        lyric_encoded = enc.lyric_encoder(
+            inputs_embeds=lyric_hidden_states.to(dev, dt), attention_mask=lyric_mask
+        )  # [B, Ll, He]
         timbre, timbre_mask = enc.timbre_encoder(  # [B, R, He], [B, R]
-            refer_audio_acoustic_hidden_states_packed.to(dev, dt), refer_audio_order_mask.to(dev).long())
+            refer_audio_acoustic_hidden_states_packed.to(dev, dt), refer_audio_order_mask.to(dev).long()
+        )
         # Stable sort puts valid rows first: [lyric..., timbre..., text...] then the padding.
         packed, packed_mask = _pack_sequences(lyric_encoded, timbre, lyric_mask, timbre_mask.long())
         packed, packed_mask = _pack_sequences(packed, text_projected, packed_mask.long(), text_mask)
@@ -186,9 +201,15 @@ class AceStepDiT(torch.nn.Module):
         return TimeConditioning(temb=temb_t + temb_r, timestep_proj=proj_t + proj_r)
 
     @torch.no_grad()
-    def denoise(self, x_t: torch.Tensor, t, r, context_latents: torch.Tensor,
-                encoder_hidden_states: torch.Tensor,
-                encoder_attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def denoise(
+        self,
+        x_t: torch.Tensor,
+        t,
+        r,
+        context_latents: torch.Tensor,
+        encoder_hidden_states: torch.Tensor,
+        encoder_attention_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """One DiT evaluation: the flow velocity v ~ noise - x0.
 
         Args:
@@ -235,7 +256,9 @@ class AceStepDiT(torch.nn.Module):
         return module
 
     @torch.no_grad()
-    def tokenize(self, latents_25hz: torch.Tensor, attention_mask: torch.Tensor | None = None) -> TokenizerOutput:
+    def tokenize(
+        self, latents_25hz: torch.Tensor, attention_mask: torch.Tensor | None = None
+    ) -> TokenizerOutput:
         """25 Hz latents -> 5 Hz FSQ codes (upstream `tokenize`, upstream_dit.md §2.3).
 
         T is padded up to a multiple of pool_window_size with the FIRST frames of the silence latent.
@@ -248,8 +271,11 @@ class AceStepDiT(torch.nn.Module):
         window = self.config.pool_window_size
         x = latents_25hz.to(self.device, self.dtype)
         batch, frames, channels = x.shape
-        mask = (torch.ones(batch, frames, device=self.device) if attention_mask is None
-                else attention_mask.to(self.device).float())
+        mask = (
+            torch.ones(batch, frames, device=self.device)
+            if attention_mask is None
+            else attention_mask.to(self.device).float()
+        )
         pad = (-frames) % window
         if pad:
             silence = self.silence_frames(pad).to(self.device, self.dtype).expand(batch, -1, -1)
@@ -300,8 +326,11 @@ def fsq_soft_clamped_input(quantizer, pooled: torch.Tensor) -> torch.Tensor:
     Mirrors diffusers' `_AceStepResidualFSQ.forward` prefix (vector-quantize-pytorch >= 1.27 FSQ);
     exposed for conformance diagnostics and for the FSQ rounding-margin check.
     """
-    z = F.linear(pooled.float(), quantizer.project_in.weight.float(),
-                 None if quantizer.project_in.bias is None else quantizer.project_in.bias.float())
+    z = F.linear(
+        pooled.float(),
+        quantizer.project_in.weight.float(),
+        None if quantizer.project_in.bias is None else quantizer.project_in.bias.float(),
+    )
     levels = quantizer._levels.to(device=z.device, dtype=z.dtype)
     clamp = 1.0 + 1.0 / (levels - 1.0)
     return (z / clamp).tanh() * clamp  # [B, T5, n_levels]

@@ -50,11 +50,15 @@ def detect_layout(folder: Path) -> str:
         return "diffusers"
     if (folder / "config.json").is_file():
         return "original"
-    raise CheckpointError(f"missing file: {folder / 'config.json'} (or model_index.json for the "
-                          "diffusers layout); this is not an ACE-Step DiT checkpoint folder")
+    raise CheckpointError(
+        f"missing file: {folder / 'config.json'} (or model_index.json for the "
+        "diffusers layout); this is not an ACE-Step DiT checkpoint folder"
+    )
 
 
-def load_dit(folder: Path, dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu") -> AceStepDiT:
+def load_dit(
+    folder: Path, dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu"
+) -> AceStepDiT:
     """Load a DiT checkpoint folder in either layout.
 
     Args:
@@ -121,8 +125,11 @@ def _load_component(module, state: dict, component: str, source: str, config: Ac
         if unexpected:
             parts.append(f"unexpected keys {_short([name(k) for k in unexpected])}")
         raise CheckpointError(f"{source}: does not match its config ({'; '.join(parts)})")
-    wrong = [f"{name(k)} {tuple(state[k].shape)} (config implies {tuple(expected[k].shape)})"
-             for k in sorted(state) if tuple(state[k].shape) != tuple(expected[k].shape)]
+    wrong = [
+        f"{name(k)} {tuple(state[k].shape)} (config implies {tuple(expected[k].shape)})"
+        for k in sorted(state)
+        if tuple(state[k].shape) != tuple(expected[k].shape)
+    ]
     if wrong:
         raise CheckpointError(f"{source}: tensor shapes do not match config.json: {_short(wrong)}")
     if component == "condition_encoder" and "silence_latent" not in state:
@@ -160,22 +167,33 @@ def _config_from_diffusers(folder: Path) -> AceStepConfig:
     tok_path = folder / "audio_tokenizer" / "config.json"
     tok = read_json(tok_path) if tok_path.is_file() else {}
     raw = dict(
-        hidden_size=t.get("hidden_size"), intermediate_size=t.get("intermediate_size"),
-        num_hidden_layers=t.get("num_hidden_layers"), num_attention_heads=t.get("num_attention_heads"),
-        num_key_value_heads=t.get("num_key_value_heads"), head_dim=t.get("head_dim"),
-        in_channels=t.get("in_channels", 192), audio_acoustic_hidden_dim=t.get("audio_acoustic_hidden_dim", 64),
-        patch_size=t.get("patch_size", 2), rope_theta=t.get("rope_theta", 1e6),
-        rms_norm_eps=t.get("rms_norm_eps", 1e-6), attention_bias=t.get("attention_bias", False),
-        sliding_window=t.get("sliding_window", 128), layer_types=t.get("layer_types"),
-        is_turbo=t.get("is_turbo", False), model_version=t.get("model_version"),
-        encoder_hidden_size=c.get("hidden_size"), encoder_intermediate_size=c.get("intermediate_size"),
+        hidden_size=t.get("hidden_size"),
+        intermediate_size=t.get("intermediate_size"),
+        num_hidden_layers=t.get("num_hidden_layers"),
+        num_attention_heads=t.get("num_attention_heads"),
+        num_key_value_heads=t.get("num_key_value_heads"),
+        head_dim=t.get("head_dim"),
+        in_channels=t.get("in_channels", 192),
+        audio_acoustic_hidden_dim=t.get("audio_acoustic_hidden_dim", 64),
+        patch_size=t.get("patch_size", 2),
+        rope_theta=t.get("rope_theta", 1e6),
+        rms_norm_eps=t.get("rms_norm_eps", 1e-6),
+        attention_bias=t.get("attention_bias", False),
+        sliding_window=t.get("sliding_window", 128),
+        layer_types=t.get("layer_types"),
+        is_turbo=t.get("is_turbo", False),
+        model_version=t.get("model_version"),
+        encoder_hidden_size=c.get("hidden_size"),
+        encoder_intermediate_size=c.get("intermediate_size"),
         encoder_num_attention_heads=c.get("num_attention_heads"),
         encoder_num_key_value_heads=c.get("num_key_value_heads"),
-        text_hidden_dim=c.get("text_hidden_dim", 1024), timbre_hidden_dim=c.get("timbre_hidden_dim", 64),
+        text_hidden_dim=c.get("text_hidden_dim", 1024),
+        timbre_hidden_dim=c.get("timbre_hidden_dim", 64),
         num_lyric_encoder_hidden_layers=c.get("num_lyric_encoder_hidden_layers", 8),
         num_timbre_encoder_hidden_layers=c.get("num_timbre_encoder_hidden_layers", 4),
         num_attention_pooler_hidden_layers=tok.get("num_attention_pooler_hidden_layers", 2),
-        pool_window_size=tok.get("pool_window_size", 5), fsq_dim=tok.get("fsq_dim", c.get("hidden_size")),
+        pool_window_size=tok.get("pool_window_size", 5),
+        fsq_dim=tok.get("fsq_dim", c.get("hidden_size")),
         fsq_input_levels=tok.get("fsq_input_levels", [8, 8, 8, 5, 5, 5]),
         fsq_input_num_quantizers=tok.get("fsq_input_num_quantizers", 1),
     )
@@ -187,14 +205,18 @@ def _from_pretrained(cls, sub: Path, dtype: torch.dtype):
     for path in weight_files(sub):
         check_safetensors_complete(path)
     try:
-        module, info = cls.from_pretrained(str(sub), torch_dtype=dtype, local_files_only=True,
-                                           output_loading_info=True)
+        module, info = cls.from_pretrained(
+            str(sub), torch_dtype=dtype, local_files_only=True, output_loading_info=True
+        )
     except CheckpointError:
         raise
     except Exception as exc:  # noqa: BLE001 - diffusers raises many types; the user needs the folder
         raise CheckpointError(f"{sub}: could not be loaded ({exc})") from exc
-    problems = [f"{kind} {_short(sorted(info.get(kind) or []))}"
-                for kind in ("missing_keys", "unexpected_keys", "mismatched_keys") if info.get(kind)]
+    problems = [
+        f"{kind} {_short(sorted(info.get(kind) or []))}"
+        for kind in ("missing_keys", "unexpected_keys", "mismatched_keys")
+        if info.get(kind)
+    ]
     if problems:
         raise CheckpointError(f"{sub}: weights do not match config.json ({'; '.join(problems)})")
     return module
@@ -209,10 +231,12 @@ def _load_diffusers(folder: Path, dtype: torch.dtype) -> AceStepDiT:
         if not (folder / required).is_dir():
             raise CheckpointError(f"missing folder: {folder / required} (named by model_index.json)")
     config = _config_from_diffusers(folder)
-    classes = {"transformer": diffusers.AceStepTransformer1DModel,
-               "condition_encoder": modeling_ace_step.AceStepConditionEncoder,
-               "audio_tokenizer": modeling_ace_step.AceStepAudioTokenizer,
-               "audio_token_detokenizer": modeling_ace_step.AceStepAudioTokenDetokenizer}
+    classes = {
+        "transformer": diffusers.AceStepTransformer1DModel,
+        "condition_encoder": modeling_ace_step.AceStepConditionEncoder,
+        "audio_tokenizer": modeling_ace_step.AceStepAudioTokenizer,
+        "audio_token_detokenizer": modeling_ace_step.AceStepAudioTokenDetokenizer,
+    }
     modules = {}
     for name, cls in classes.items():
         sub = folder / name

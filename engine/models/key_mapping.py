@@ -56,7 +56,7 @@ def to_diffusers(key: str) -> tuple[str, str] | None:
         return "condition_encoder", "null_condition_emb"
     for prefix, component in MODULE_PREFIXES.items():
         if key.startswith(prefix):
-            return component, _rename_inner(key[len(prefix):], component)
+            return component, _rename_inner(key[len(prefix) :], component)
     return None
 
 

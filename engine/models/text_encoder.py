@@ -45,8 +45,9 @@ class TextEncoder:
         self.tokenizer.padding_side = "right"
 
     @classmethod
-    def load(cls, folder: Path, dtype: torch.dtype = torch.float32,
-             device: str | torch.device = "cpu") -> "TextEncoder":
+    def load(
+        cls, folder: Path, dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu"
+    ) -> TextEncoder:
         """Load `Qwen3-Embedding-0.6B/` (config.json + model.safetensors + tokenizer.json) offline.
 
         Raises:
@@ -64,8 +65,9 @@ class TextEncoder:
             check_safetensors_complete(path)
         try:
             tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
-            model = AutoModel.from_pretrained(str(folder), local_files_only=True, dtype=dtype,
-                                              attn_implementation="sdpa")
+            model = AutoModel.from_pretrained(
+                str(folder), local_files_only=True, dtype=dtype, attn_implementation="sdpa"
+            )
         except Exception as exc:  # noqa: BLE001 - transformers raises many types
             raise CheckpointError(f"{folder}: text encoder could not be loaded ({exc})") from exc
         if tokenizer.pad_token_id is None:
@@ -82,8 +84,9 @@ class TextEncoder:
 
     def tokenize(self, prompts: list[str], max_length: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Right-padded ids and mask [B, L] (each prompt tokenized separately, padded to the longest)."""
-        batch = self.tokenizer(list(prompts), padding="longest", truncation=True, max_length=max_length,
-                               return_tensors="pt")
+        batch = self.tokenizer(
+            list(prompts), padding="longest", truncation=True, max_length=max_length, return_tensors="pt"
+        )
         return batch["input_ids"].to(self.device), batch["attention_mask"].long().to(self.device)
 
     @torch.no_grad()

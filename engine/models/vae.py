@@ -42,7 +42,7 @@ class Tiling:
     chunk: int
     overlap: int
 
-    def normalised(self) -> "Tiling":
+    def normalised(self) -> Tiling:
         overlap = self.overlap
         while self.chunk - 2 * overlap <= 0 and overlap > 4:  # upstream: halve, floor 4
             overlap = max(4, overlap // 2)
@@ -81,8 +81,9 @@ class AudioVAE:
         self.model = model.eval()
 
     @classmethod
-    def load(cls, folder: Path, dtype: torch.dtype = torch.float32,
-             device: str | torch.device = "cpu") -> "AudioVAE":
+    def load(
+        cls, folder: Path, dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu"
+    ) -> AudioVAE:
         """Load `vae/` (config.json + diffusion_pytorch_model.safetensors) offline, strictly."""
         from diffusers import AutoencoderOobleck
 
@@ -95,13 +96,17 @@ class AudioVAE:
             check_safetensors_complete(path)
         try:
             model, info = AutoencoderOobleck.from_pretrained(
-                str(folder), torch_dtype=dtype, local_files_only=True, output_loading_info=True)
+                str(folder), torch_dtype=dtype, local_files_only=True, output_loading_info=True
+            )
         except Exception as exc:  # noqa: BLE001 - diffusers raises many types
             raise CheckpointError(f"{folder}: VAE could not be loaded ({exc})") from exc
-        bad = {k: v for k, v in info.items() if k in ("missing_keys", "unexpected_keys", "mismatched_keys") and v}
+        bad = {
+            k: v for k, v in info.items() if k in ("missing_keys", "unexpected_keys", "mismatched_keys") and v
+        }
         if bad:
-            raise CheckpointError(f"{folder / 'diffusion_pytorch_model.safetensors'}: weights do not match "
-                                  f"config.json ({bad})")
+            raise CheckpointError(
+                f"{folder / 'diffusion_pytorch_model.safetensors'}: weights do not match config.json ({bad})"
+            )
         return cls(model.to(device))
 
     @property
@@ -115,9 +120,14 @@ class AudioVAE:
     # --- encode -------------------------------------------------------------------------------
 
     @torch.no_grad()
-    def encode(self, audio: torch.Tensor, sample: bool = True,
-               generator: torch.Generator | None = None, chunk_s: float | None = None,
-               overlap_s: float = ENCODE_OVERLAP_S) -> torch.Tensor:
+    def encode(
+        self,
+        audio: torch.Tensor,
+        sample: bool = True,
+        generator: torch.Generator | None = None,
+        chunk_s: float | None = None,
+        overlap_s: float = ENCODE_OVERLAP_S,
+    ) -> torch.Tensor:
         """48 kHz stereo audio [B, 2, S] (or [2, S]) -> latents [B, floor(S/1920), 64].
 
         Args:
@@ -161,7 +171,7 @@ class AudioVAE:
             z = self._encode_window(x[..., start:end], sample, generator)  # [B, 64, f]
             left = int(round((core - start) / HOP))
             right = int(round((end - core_end) / HOP))
-            pieces.append(z[..., left: z.shape[-1] - right])
+            pieces.append(z[..., left : z.shape[-1] - right])
         return torch.cat(pieces, dim=-1)[..., : total // HOP]
 
     # --- decode -------------------------------------------------------------------------------
@@ -181,7 +191,7 @@ class AudioVAE:
         if not latents.abs().amax() > 0:
             raise ValidationError("latents are all zero; nothing to decode")
         tiling = (tiling or default_decode_tiling(self.device)).normalised()
-        items = [self._decode_item_with_fallback(latents[i: i + 1], tiling) for i in range(latents.shape[0])]
+        items = [self._decode_item_with_fallback(latents[i : i + 1], tiling) for i in range(latents.shape[0])]
         return anti_clip(torch.cat(items, dim=0))
 
     def _decode_item_with_fallback(self, z: torch.Tensor, tiling: Tiling) -> torch.Tensor:
@@ -200,8 +210,10 @@ class AudioVAE:
                     log.warning("VAE decode ran out of memory on %s; falling back to the CPU", self.device)
                     self.model = self.model.to("cpu", torch.float32)
                     continue
-                raise LegatoError("out of memory while decoding audio, even in small tiles on the CPU; "
-                                  "try a shorter duration or close other applications") from exc
+                raise LegatoError(
+                    "out of memory while decoding audio, even in small tiles on the CPU; "
+                    "try a shorter duration or close other applications"
+                ) from exc
 
     def _decode_window(self, z: torch.Tensor) -> torch.Tensor:
         """[1, T, 64] -> [1, 2, T*1920] in the VAE dtype."""
@@ -218,5 +230,5 @@ class AudioVAE:
             start, end = max(0, core - tiling.overlap), min(frames, core_end + tiling.overlap)
             wav = self._decode_window(z[:, start:end])  # [1, 2, (end-start)*1920]
             left = (core - start) * HOP
-            pieces.append(wav[..., left: left + (core_end - core) * HOP])
+            pieces.append(wav[..., left : left + (core_end - core) * HOP])
         return torch.cat(pieces, dim=-1)  # [1, 2, frames*1920]

@@ -63,8 +63,9 @@ class Case:
             return None
         folder = self.path.parent.parent / self.checkpoint
         if not folder.is_dir():
-            raise ConformanceKitMissing(f"case {self.name} names checkpoint {self.checkpoint!r}, "
-                                        f"but {folder} does not exist")
+            raise ConformanceKitMissing(
+                f"case {self.name} names checkpoint {self.checkpoint!r}, but {folder} does not exist"
+            )
         return folder
 
     def load(self) -> tuple[dict, dict]:
@@ -148,8 +149,9 @@ def _report_tolerances(report: dict) -> dict[str, dict[str, float]]:
             if not dtype.startswith("float"):
                 per_tensor[tensor] = 0.0
                 continue
-            dev = max(entry.get(kind, {}).get(tensor, {}).get("max_abs", 0.0)
-                      for kind in ("dev_fp64", "dev_sdpa"))
+            dev = max(
+                entry.get(kind, {}).get(tensor, {}).get("max_abs", 0.0) for kind in ("dev_fp64", "dev_sdpa")
+            )
             tol = max(_TOLERANCE_FACTOR * dev, _TOLERANCE_FLOOR)
             exponent = math.floor(math.log10(tol))
             mantissa = math.ceil(tol / 10**exponent)
@@ -177,7 +179,6 @@ def compare(case: Case, outputs: dict, expected: dict) -> dict[str, float]:
     Raises:
         AssertionError: naming each tensor that is missing, mis-shaped, or out of tolerance.
     """
-    import torch
 
     errors: dict[str, float] = {}
     failures: list[str] = []

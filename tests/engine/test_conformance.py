@@ -63,9 +63,12 @@ def _dit_for(case: kit.Case, cache: dict):
 
 def _run_cond_encoder(dit, inputs: dict) -> dict:
     cond = dit.encode_conditions(
-        inputs["text_hidden_states"], inputs["text_attention_mask"],
-        inputs["lyric_hidden_states"], inputs["lyric_attention_mask"],
-        inputs["refer_audio_acoustic_hidden_states_packed"], inputs["refer_audio_order_mask"],
+        inputs["text_hidden_states"],
+        inputs["text_attention_mask"],
+        inputs["lyric_hidden_states"],
+        inputs["lyric_attention_mask"],
+        inputs["refer_audio_acoustic_hidden_states_packed"],
+        inputs["refer_audio_order_mask"],
     )
     return dict(cond.__dict__)
 
@@ -88,8 +91,12 @@ def _run_detokenizer(dit, inputs: dict) -> dict:
 
 def _run_decoder(dit, inputs: dict) -> dict:
     velocity = dit.denoise(
-        inputs["hidden_states"], inputs["timestep"], inputs["timestep_r"], inputs["context_latents"],
-        inputs["encoder_hidden_states"], inputs.get("encoder_attention_mask"),
+        inputs["hidden_states"],
+        inputs["timestep"],
+        inputs["timestep_r"],
+        inputs["context_latents"],
+        inputs["encoder_hidden_states"],
+        inputs.get("encoder_attention_mask"),
     )
     time = dit.time_conditioning(inputs["timestep"], inputs["timestep_r"])
     return dict(velocity=velocity, temb=time.temb, timestep_proj=time.timestep_proj)

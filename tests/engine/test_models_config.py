@@ -7,11 +7,24 @@ from engine.errors import CheckpointError
 from engine.models.acestep_config import AceStepConfig
 
 TINY_XL = {
-    "model_type": "acestep", "hidden_size": 96, "intermediate_size": 160, "num_hidden_layers": 2,
-    "num_attention_heads": 8, "num_key_value_heads": 2, "head_dim": 16, "encoder_hidden_size": 64,
-    "encoder_intermediate_size": 128, "encoder_num_attention_heads": 4, "encoder_num_key_value_heads": 2,
-    "text_hidden_dim": 32, "num_lyric_encoder_hidden_layers": 2, "num_timbre_encoder_hidden_layers": 2,
-    "fsq_dim": 64, "sliding_window": 4, "is_turbo": True, "model_version": "xl_turbo",
+    "model_type": "acestep",
+    "hidden_size": 96,
+    "intermediate_size": 160,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 8,
+    "num_key_value_heads": 2,
+    "head_dim": 16,
+    "encoder_hidden_size": 64,
+    "encoder_intermediate_size": 128,
+    "encoder_num_attention_heads": 4,
+    "encoder_num_key_value_heads": 2,
+    "text_hidden_dim": 32,
+    "num_lyric_encoder_hidden_layers": 2,
+    "num_timbre_encoder_hidden_layers": 2,
+    "fsq_dim": 64,
+    "sliding_window": 4,
+    "is_turbo": True,
+    "model_version": "xl_turbo",
 }
 
 
@@ -30,8 +43,14 @@ def test_xl_config_builds_asymmetric_modules():
     assert tuple(transformer.layers[0].self_attn.to_q.weight.shape) == (8 * 16, 96)
     assert tuple(encoder.lyric_encoder.layers[0].self_attn.to_q.weight.shape) == (4 * 16, 64)
     dit = AceStepDiT(cfg, transformer, encoder, None, None, torch.zeros(1, 10, 64))
-    cond = dit.encode_conditions(torch.randn(1, 3, 32), torch.ones(1, 3), torch.randn(1, 4, 32), torch.ones(1, 4),
-                                 torch.randn(1, 6, 64), torch.tensor([0]))
+    cond = dit.encode_conditions(
+        torch.randn(1, 3, 32),
+        torch.ones(1, 3),
+        torch.randn(1, 4, 32),
+        torch.ones(1, 4),
+        torch.randn(1, 6, 64),
+        torch.tensor([0]),
+    )
     assert cond.encoder_hidden_states.shape == (1, 3 + 4 + 1, 64)
     v = dit.denoise(torch.randn(1, 9, 64), 0.4, 0.4, torch.randn(1, 9, 128), cond.encoder_hidden_states)
     assert v.shape == (1, 9, 64)
@@ -52,13 +71,16 @@ def test_silence_is_tiled_when_longer_than_stored():
     assert torch.equal(out[0, :, 0], torch.tensor([64.0, 128.0, 0.0, 64.0, 128.0, 0.0, 64.0]))
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"num_attention_heads": 7}, "multiple of"),
-    ({"hidden_size": None}, "missing required field"),
-    ({"layer_types": ["sliding_attention", "bogus"]}, "unknown layer_types"),
-    ({"in_channels": 256}, "in_channels"),
-    ({"head_dim": "wide"}, "malformed"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"num_attention_heads": 7}, "multiple of"),
+        ({"hidden_size": None}, "missing required field"),
+        ({"layer_types": ["sliding_attention", "bogus"]}, "unknown layer_types"),
+        ({"in_channels": 256}, "in_channels"),
+        ({"head_dim": "wide"}, "malformed"),
+    ],
+)
 def test_bad_configs_are_rejected(change, message):
     raw = dict(TINY_XL, **change)
     raw = {k: v for k, v in raw.items() if v is not None}

@@ -35,8 +35,14 @@ def _outputs(dit):
     v = dit.denoise(x, torch.tensor([0.7, 0.3]), torch.tensor([0.7, 0.3]), ctx, cond.encoder_hidden_states)
     tok = dit.tokenize(x)
     detok = dit.detokenize(tok.codes)
-    return {"cond": cond.encoder_hidden_states, "v": v, "codes": tok.codes, "hints": detok.latents_25hz,
-            "silence": dit.silence_frames(300), "null": dit.null_condition(cond.encoder_hidden_states)}
+    return {
+        "cond": cond.encoder_hidden_states,
+        "v": v,
+        "codes": tok.codes,
+        "hints": detok.latents_25hz,
+        "silence": dit.silence_frames(300),
+        "null": dit.null_condition(cond.encoder_hidden_states),
+    }
 
 
 def test_original_and_diffusers_layouts_agree(turbo, tmp_path):
@@ -66,8 +72,10 @@ def test_sharded_checkpoint_loads(turbo, turbo_dir, tmp_path):
         shutil.copy(turbo_dir / name, folder / name)
     state = load_file(str(turbo_dir / "model.safetensors"))
     keys = sorted(state)
-    shards = {"model-00001-of-00002.safetensors": keys[: len(keys) // 2],
-              "model-00002-of-00002.safetensors": keys[len(keys) // 2:]}
+    shards = {
+        "model-00001-of-00002.safetensors": keys[: len(keys) // 2],
+        "model-00002-of-00002.safetensors": keys[len(keys) // 2 :],
+    }
     weight_map = {}
     for shard, shard_keys in shards.items():
         save_file({k: state[k] for k in shard_keys}, str(folder / shard))
@@ -129,8 +137,11 @@ def test_unexpected_and_missing_keys_are_named(turbo_dir, tmp_path):
     state.pop("decoder.norm_out.weight")
     state["decoder.extra.weight"] = torch.zeros(1)
     save_file(state, str(folder / "model.safetensors"))
-    with pytest.raises(CheckpointError, match=r"missing keys decoder\.norm_out\.weight.*unexpected keys "
-                                              r"decoder\.extra\.weight"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"missing keys decoder\.norm_out\.weight.*unexpected keys "
+        r"decoder\.extra\.weight",
+    ):
         load_dit(folder)
 
 
@@ -149,7 +160,9 @@ def test_not_a_checkpoint_folder(tmp_path):
 def test_bf16_load(turbo_dir):
     dit = load_dit(turbo_dir, dtype=torch.bfloat16)
     assert dit.dtype == torch.bfloat16
-    v = dit.denoise(torch.randn(1, 6, 64), 0.5, 0.5, torch.randn(1, 6, 128), torch.randn(1, 4, dit.config.hidden_size))
+    v = dit.denoise(
+        torch.randn(1, 6, 64), 0.5, 0.5, torch.randn(1, 6, 128), torch.randn(1, 4, dit.config.hidden_size)
+    )
     assert v.dtype == torch.bfloat16 and torch.isfinite(v.float()).all()
     tok = dit.tokenize(torch.randn(1, 7, 64))  # FSQ runs in fp32 inside, codes still valid
     assert tok.codes.shape == (1, 2, 1) and int(tok.codes.max()) < 64000

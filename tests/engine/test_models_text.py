@@ -17,15 +17,26 @@ def test_prompt_templates_are_byte_exact():
     metas = prompts.format_metas(120, "4", "C major", 30.7)
     assert metas == "- bpm: 120\n- timesignature: 4\n- keyscale: C major\n- duration: 30 seconds\n"
     assert prompts.format_metas(None, "", "", None) == (
-        "- bpm: N/A\n- timesignature: N/A\n- keyscale: N/A\n- duration: 30 seconds\n")
-    caption = prompts.caption_prompt("Fill the audio semantic mask based on the given conditions:", "lofi", metas)
-    assert caption == ("# Instruction\nFill the audio semantic mask based on the given conditions:\n\n"
-                       "# Caption\nlofi\n\n# Metas\n" + metas + "<|endoftext|>\n")
-    assert prompts.lyric_prompt("en", "[Instrumental]") == "# Languages\nen\n\n# Lyric\n[Instrumental]<|endoftext|>"
+        "- bpm: N/A\n- timesignature: N/A\n- keyscale: N/A\n- duration: 30 seconds\n"
+    )
+    caption = prompts.caption_prompt(
+        "Fill the audio semantic mask based on the given conditions:", "lofi", metas
+    )
+    assert caption == (
+        "# Instruction\nFill the audio semantic mask based on the given conditions:\n\n"
+        "# Caption\nlofi\n\n# Metas\n" + metas + "<|endoftext|>\n"
+    )
+    assert (
+        prompts.lyric_prompt("en", "[Instrumental]")
+        == "# Languages\nen\n\n# Lyric\n[Instrumental]<|endoftext|>"
+    )
 
 
 def test_caption_states_right_padded_and_causal(encoder):
-    short, long = "# Instruction\nhi<|endoftext|>\n", "# Instruction\nhello there, a longer one<|endoftext|>\n"
+    short, long = (
+        "# Instruction\nhi<|endoftext|>\n",
+        "# Instruction\nhello there, a longer one<|endoftext|>\n",
+    )
     both = encoder.encode_captions([short, long])
     alone = encoder.encode_captions([short])
     n = int(alone.attention_mask.sum())

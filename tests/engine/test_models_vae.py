@@ -56,8 +56,9 @@ def test_decode_retries_with_smaller_tiles_on_oom(vae, monkeypatch):
 
 def test_decode_falls_back_to_cpu_on_persistent_oom(vae, monkeypatch):
     state = {"gpu": True}
-    monkeypatch.setattr(AudioVAE, "device",
-                        property(lambda self: torch.device("cuda" if state["gpu"] else "cpu")))
+    monkeypatch.setattr(
+        AudioVAE, "device", property(lambda self: torch.device("cuda" if state["gpu"] else "cpu"))
+    )
     original = vae._decode_window
 
     def gpu_always_oom(window):
