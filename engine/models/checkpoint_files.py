@@ -7,11 +7,13 @@ what to re-download. Nothing is unpickled: `.pt` files go through `torch.load(we
 from __future__ import annotations
 
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from engine.errors import CheckpointError
 from engine.models.acestep_config import read_json
+
+if TYPE_CHECKING:  # torch is imported lazily so that listing models stays fast
+    import torch
 
 SINGLE_FILES = ("model.safetensors", "diffusion_pytorch_model.safetensors")
 INDEX_FILES = ("model.safetensors.index.json", "diffusion_pytorch_model.safetensors.index.json")
@@ -114,6 +116,8 @@ def read_silence_latent(path: Path, latent_dim: int) -> torch.Tensor:
 
     Upstream loads it and transposes to frames x channels (upstream_dit.md §1.1).
     """
+    import torch
+
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"missing file: {path}")
