@@ -83,6 +83,7 @@ class JobQueue:
         self._busy = False  # a job or its housekeeping is in progress
         self._closed = False
         self._draining = False  # inline mode: the outermost submit is running jobs
+        self._job_thread: int | None = None  # ident of the thread running jobs right now
         self._infos: dict[str, JobInfo] = {}
         self._ids = itertools.count(1)
         self._thread: threading.Thread | None = None
@@ -113,7 +114,7 @@ class JobQueue:
             self._changed.notify_all()
             run_now = self._run_inline and not self._draining
             if run_now:
-                self._draining = True
+                self._draining, self._job_thread = True, threading.get_ident()
         if run_now:
             self._drain_inline()
         return job.job_id
@@ -169,6 +170,9 @@ class JobQueue:
         """Block until no job is queued or running; False if `timeout` seconds passed first."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._lock:
+            if self._busy and self._job_thread == threading.get_ident():
+                # Called from a job or a sink on the thread that runs the jobs: it would wait for itself.
+                raise RuntimeError("wait_until_idle() called from the thread running jobs would wait forever")
             while self._pending or self._busy:
                 if self._run_inline and not self._draining:
                     break  # nothing will run them (can only happen after shutdown)
@@ -182,6 +186,8 @@ class JobQueue:
 
     def run_worker(self) -> None:
         """The worker loop; returns after `shutdown()`. Runs on exactly one thread at a time."""
+        with self._lock:
+            self._job_thread = threading.get_ident()
         run_forever(self, self._runner)
 
     def take_next(self) -> QueuedJob | None:

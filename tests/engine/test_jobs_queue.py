@@ -281,3 +281,16 @@ def test_out_of_memory_detection_agrees_with_the_runtime():
         ValueError("duration out of range"),
     ]
     assert [queue_says(e) for e in cases] == [runtime_says(e) for e in cases] == [True] * 4 + [False] * 2
+
+
+@pytest.mark.parametrize("run_inline", [False, True])
+def test_waiting_for_idle_from_the_job_thread_is_an_error_not_a_hang(run_inline):
+    recorder = Recorder()
+    q = JobQueue(recorder, run_inline=run_inline)
+    try:
+        job_id = q.submit(FunctionJob(fn=lambda models, ctx: q.wait_until_idle(1)))
+        assert q.wait_until_idle(WAIT_S)
+    finally:
+        q.shutdown(WAIT_S)
+    failed = recorder.of(job_id)[-1]
+    assert isinstance(failed, JobFailed) and "would wait forever" in failed.message
