@@ -1,10 +1,11 @@
 """The desktop's door to the engine's job queue: submit/cancel here, events come back as a signal.
 
 The engine's worker loop (`engine.jobs.worker.run_forever`, via `JobQueue.run_worker`) is
-Qt-free; the bridge only hosts it in a `QThread` and passes `job_event.emit` as the queue's
-sink. `job_event` is declared on this main-thread QObject, so a slot of another main-thread
-QObject connected to it (AutoConnection) is called on the main thread, queued in order, even
-though the worker emits from its own thread.
+Qt-free; the bridge only hosts it in a `QThread`. The queue's sink posts every event through
+a queued connection to this main-thread QObject, which re-emits it as `job_event` on the main
+thread. So every event, whichever thread produced it, reaches the slots in order through the
+event loop, and never synchronously inside `submit()` or `cancel()`: a controller always has
+the job id in hand before the first event for it (JobQueued) arrives.
 
 Connect `job_event` only to `@Slot(object)` methods of main-thread QObjects (controllers),
 never to lambdas: for a plain callable, which thread it runs on is much less obvious.
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
 
 from engine.jobs import JobInfo, JobQueue, JobSpec, ModelCache
 
@@ -45,17 +46,24 @@ class EngineBridge(QObject):
     Create it on the main thread. Thread: every method is called from the main thread.
     """
 
-    job_event = Signal(object)  # engine.jobs.JobEvent; frozen, safe to keep
+    job_event = Signal(object)  # engine.jobs.JobEvent; frozen, safe to keep; always on the main thread
+    _posted = Signal(object)  # the engine's sink: emitted from any thread, relayed via the event loop
 
     def __init__(self, models: ModelCache | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._queue = JobQueue(self.job_event.emit, models=models, start_worker=False)
+        # Queued even when the sender is the main thread (JobQueued inside submit): see module doc.
+        self._posted.connect(self._relay, Qt.ConnectionType.QueuedConnection)
+        self._queue = JobQueue(self._posted.emit, models=models, start_worker=False)
         self._thread = _WorkerThread(self._queue.run_worker)
         self._shut_down = False
         self._thread.start()
         app = QCoreApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.shutdown)
+
+    @Slot(object)
+    def _relay(self, event: object) -> None:
+        self.job_event.emit(event)
 
     @property
     def queue(self) -> JobQueue:
