@@ -29,7 +29,7 @@ class DocumentController(QObject):
         super().__init__(window)
         self.window = window
         self.project: Project | None = None
-        self._autosave_dir = Path(autosave_dir) if autosave_dir else None
+        self._autosave_dir = Path(autosave_dir) if autosave_dir else _default_recovery_dir()
         self._autosaved_revision = -1
         self._autosave_timer = QTimer(self)
         self._autosave_timer.setInterval(AUTOSAVE_INTERVAL_MS)
@@ -56,9 +56,10 @@ class DocumentController(QObject):
     def _start_autosave(self) -> None:
         from desktop.controllers import engine_io
 
-        self._autosaver = engine_io.make_autosaver(self.project, self._autosave_dir)
         if self._autosaver is not None:
-            self._autosave_timer.start()
+            self._autosaver.discard()  # the previous project's recovery copy is moot now
+        self._autosaver = engine_io.make_autosaver(self.project, self._autosave_dir)
+        self._autosave_timer.start()
 
     def autosave_now(self) -> None:
         """Write the recovery copy if anything changed since the last one (timer slot)."""
@@ -67,7 +68,7 @@ class DocumentController(QObject):
         if self.project.history.revision == self._autosaved_revision:
             return
         try:
-            self._autosaver.save()
+            self._autosaver.tick()
             self._autosaved_revision = self.project.history.revision
         except LegatoError as exc:
             self.window.show_status(f"Autosave failed: {exc}")
@@ -78,14 +79,16 @@ class DocumentController(QObject):
         found = engine_io.find_recovery(self._autosave_dir)
         if found is None:
             return
-        description, load = found
+        description, load, discard = found
         if dialogs.ask_recover(self.window, description):
             try:
-                self.set_project(load())
-                self.window.show_status("Recovered the unsaved project — save it to keep it")
+                project = load()
             except LegatoError as exc:
                 dialogs.show_error(self.window, "Could not recover", str(exc))
-        engine_io.discard_recovery(self._autosave_dir)
+            else:
+                self.set_project(project)
+                self.window.show_status("Recovered the unsaved project — save it to keep it")
+        discard()
 
     def maybe_save(self, verb: str) -> bool:
         """True when it is fine to throw the current project away (saved, discarded)."""
@@ -140,6 +143,8 @@ class DocumentController(QObject):
             dialogs.show_error(self.window, "Could not save project", str(exc))
             return False
         self.project.history.mark_clean()
+        if self._autosaver is not None:
+            self._autosaver.discard()
         self.window.update_title()
         self.window.show_status(f"Saved {path}")
         return True
@@ -243,9 +248,12 @@ class DocumentController(QObject):
 
     def shutdown(self) -> None:
         self._autosave_timer.stop()
-        from desktop.controllers import engine_io
+        if self._autosaver is not None:
+            self._autosaver.discard()  # a clean exit leaves nothing to recover
 
-        engine_io.discard_recovery(self._autosave_dir)  # a clean exit leaves nothing to recover
 
+def _default_recovery_dir() -> Path:
+    from PySide6.QtCore import QStandardPaths
 
-__all__ = ["DocumentController", "os"]
+    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
+    return Path(base or os.path.expanduser("~/.legato")) / "recovery"

@@ -28,28 +28,29 @@ def save(project, path) -> None:
 
 
 def make_autosaver(project, folder):
-    try:
-        from engine.project.io import Autosaver
-    except ImportError:
-        return None
-    return Autosaver(project, folder) if folder is not None else Autosaver(project)
+    """The engine's Autosaver writing into `folder`; the desktop's QTimer sets the cadence, so
+    its own interval is 0 (it still skips writes when nothing changed)."""
+    from engine.project.io import Autosaver
+
+    return Autosaver(project, folder, interval_s=0.0)
 
 
 def find_recovery(folder):
-    """(description, load()) of a recovery file left by a crash, or None."""
-    try:
-        from engine.project.io import find_recovery as engine_find
-    except ImportError:
+    """(description, load(), discard()) for the newest autosave left by a crash, or None."""
+    from engine.project.io import discard_recovery as engine_discard
+    from engine.project.io import find_recoverable, restore
+
+    found = find_recoverable(folder)
+    if not found:
         return None
-    return engine_find(folder) if folder is not None else engine_find()
+    rec = found[0]
+    description = f"“{rec.project_name}”, autosaved {rec.saved_at}"
 
+    def discard() -> None:
+        for other in found:
+            engine_discard(other)
 
-def discard_recovery(folder) -> None:
-    try:
-        from engine.project.io import discard_recovery as engine_discard
-    except ImportError:
-        return
-    engine_discard(folder) if folder is not None else engine_discard()
+    return description, (lambda: restore(rec)), discard
 
 
 def format_for(path) -> str:
@@ -57,17 +58,24 @@ def format_for(path) -> str:
     return {".flac": "flac", ".mp3": "mp3"}.get(suffix, "wav24")
 
 
-def _export():
-    try:
-        from engine.audio import export
-    except ImportError as exc:  # pragma: no cover
-        raise LegatoError("export is not available in this build (engine.audio.export missing)") from exc
-    return export
+def _context(progress):
+    from engine.jobs.context import JobContext
+
+    # The dialog's callback raises Cancelled when the user presses Cancel; the exporter's
+    # AudioWriter then removes its temp file, so no half-written file is left behind.
+    return JobContext(on_progress=lambda p: progress(p.step, p.total))
 
 
 def export_mix(project, path, fmt, progress) -> None:
-    _export().export_mix(project, path, fmt=fmt, progress=progress)
+    from engine.audio.export import export_mix as engine_export_mix
+    from engine.audio.render_plan import build_render_plan
+
+    engine_export_mix(build_render_plan(project), path, fmt, ctx=_context(progress))
 
 
 def export_stems(project, folder, fmt, progress) -> None:
-    _export().export_stems(project, folder, fmt=fmt, progress=progress)
+    from engine.audio.export import export_stems as engine_export_stems
+    from engine.audio.render_plan import build_render_plan
+
+    names = {t.id: t.name for t in project.tracks}
+    engine_export_stems(build_render_plan(project), folder, fmt, names, ctx=_context(progress))

@@ -34,16 +34,14 @@ class TransportController(QObject):
         except ImportError:
             return None
         try:
-            return Player()
-        except Exception:  # no device, no PortAudio: the app must still open
+            return Player()  # never raises for a missing device: .available says so
+        except Exception:  # defensive: the app must open whatever PortAudio does
             return None
 
     def availability_message(self) -> str:
-        if self.player is None:
-            return "Ready — playback unavailable (no audio output device); editing and export still work"
-        available = getattr(self.player, "device_available", True)
-        if not available:
-            return "Ready — playback unavailable (no audio output device); editing and export still work"
+        if self.player is None or not getattr(self.player, "available", False):
+            reason = getattr(self.player, "unavailable_reason", "") or "playback unavailable: no audio output device"
+            return f"Ready — {reason}; editing and export still work"
         return "Ready"
 
     def wire(self, actions, bar, timeline) -> None:
@@ -60,15 +58,25 @@ class TransportController(QObject):
         self._timer.start()
 
     def set_project(self, project) -> None:
+        if self.project is not None:
+            self.project.history.changed.disconnect(self._rebuild_plan)
         self.project = project
-        if self.player is not None and hasattr(self.player, "set_project"):
-            self.player.set_project(project)
+        project.history.changed.connect(self._rebuild_plan)
+        self._rebuild_plan()
         self.seek(0.0)
+
+    def _rebuild_plan(self) -> None:
+        """Any edit: build a new immutable RenderPlan and swap it in (rebuild, don't patch)."""
+        if self.player is None:
+            return
+        from engine.audio.render_plan import build_render_plan
+
+        self.player.set_plan(build_render_plan(self.project))
 
     # --- intents ---------------------------------------------------------------------------
     def toggle_play(self) -> None:
-        if self.player is None:
-            self.window.show_status("Playback unavailable: no audio output device")
+        if self.player is None or not getattr(self.player, "available", False):
+            self.window.show_status(self.availability_message().removeprefix("Ready — "))
             return
         if self.is_playing():
             self.player.pause()
@@ -99,9 +107,11 @@ class TransportController(QObject):
     def _apply_loop(self) -> None:
         sel = self._selection
         loop = (sel.start_s, sel.end_s) if self._loop_enabled and sel is not None and sel.length_s > 0 else None
-        if self.player is not None and hasattr(self.player, "set_loop"):
+        if self.player is not None:
+            from engine.timebase import TimeRange
+
             self.player.set_loop(
-                None if loop is None else (int(seconds_to_samples(loop[0])), int(seconds_to_samples(loop[1])))
+                None if loop is None else TimeRange(int(seconds_to_samples(loop[0])), int(seconds_to_samples(loop[1])))
             )
         if hasattr(self, "timeline"):
             self.timeline.set_loop_range(loop)
@@ -124,20 +134,13 @@ class TransportController(QObject):
         self.timeline.set_playhead(pos, follow=playing)
         self.bar.set_position(pos)
         self.bar.set_playing(playing)
-        meters = getattr(self.player, "meters", None) if self.player is not None else None
-        if meters is not None:
-            levels = meters() if callable(meters) else meters
-            self._show_meters(levels)
-
-    def _show_meters(self, levels) -> None:
-        master = getattr(levels, "master_peak", None)
-        if master is not None:
-            self.bar.master_meter.set_levels(list(master))
-        tracks = getattr(levels, "track_peaks", None) or {}
-        for track_id, header in self.timeline.headers.headers.items():
-            peak = tracks.get(track_id)
-            if peak is not None:
-                header.meter.set_levels(list(peak) if hasattr(peak, "__len__") else [peak])
+        if self.player is not None:
+            peak, _rms = self.player.master_meters()
+            self.bar.master_meter.set_levels([float(v) for v in peak])
+            tracks = self.player.track_meters()
+            for track_id, header in self.timeline.headers.headers.items():
+                level = tracks.get(track_id)
+                header.meter.set_levels([float(v) for v in level] if level is not None else [0.0, 0.0])
 
     def shutdown(self) -> None:
         self._timer.stop()

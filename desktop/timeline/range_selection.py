@@ -34,3 +34,9 @@ class TimeSelection:
             f"{format_seconds(self.start_s, True)} – {format_seconds(self.end_s, True)} "
             f"({self.length_s:.3f} s) · bars {grid.format_bars(self.start_s)} – {grid.format_bars(self.end_s)}"
         )
+
+
+# NOTE: emitted instead of None through Signal(object): PySide6 mis-counts references to None
+# passed through object-typed signals on Python 3.11 (a later GC aborts with "deallocating
+# None"). An empty selection (length 0) means "nothing selected" everywhere.
+NO_SELECTION = TimeSelection(0.0, 0.0, 0, 0)

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import QGraphicsView, QWidget
 from desktop.timeline import palette
 from desktop.timeline.clip_item import ClipItem, ClipView
 from desktop.timeline.geometry import ZOOM_STEP
-from desktop.timeline.range_selection import TimeSelection
+from desktop.timeline.range_selection import NO_SELECTION, TimeSelection
 
 DRAG_THRESHOLD_PX = 3
 RANGE_EDGE_GRAB_PX = 5
@@ -48,7 +48,7 @@ class TimelineView(QGraphicsView):
         clips_moved(list): [(clip_id, new_start_s, new_track_id)] — one gesture.
         clip_trimmed(str, float, float, float): clip_id, new start_s, new offset_s, new length_s.
         clip_fades_changed(str, float, float): clip_id, fade_in_s, fade_out_s.
-        range_changed(object): the TimeSelection, or None when cleared.
+        range_changed(object): the TimeSelection (NO_SELECTION, length 0, when cleared).
         files_dropped(list, str, float): paths, track id ('' = new track), time in seconds.
         zoom_requested(float, float): factor, anchor x in the viewport.
         seek_requested(float): a double-click on the lanes moves the playhead.
@@ -111,7 +111,7 @@ class TimelineView(QGraphicsView):
     def set_selection(self, selection: TimeSelection | None) -> None:
         self.selection = selection
         self.viewport().update()
-        self.range_changed.emit(selection)
+        self.range_changed.emit(selection if selection is not None else NO_SELECTION)
 
     def set_playhead(self, seconds: float) -> None:
         old_x = self.geometry_.x_of(self.playhead_s)
@@ -185,8 +185,11 @@ class TimelineView(QGraphicsView):
             sel = self.selection
             a, b = (t, sel.end_s) if drag.kind == "range_start" else (sel.start_s, t)
             self.set_selection(TimeSelection.spanning(a, b, sel.first_lane, sel.last_lane))
-            if (drag.kind == "range_start") == (t > sel.end_s):  # dragged past the other edge
-                drag.kind = "range_end" if drag.kind == "range_start" else "range_start"
+            # Dragged past the other edge: keep editing the edge now under the pointer.
+            if drag.kind == "range_start" and t > sel.end_s:
+                drag.kind = "range_end"
+            elif drag.kind == "range_end" and t < sel.start_s:
+                drag.kind = "range_start"
 
     def mouseReleaseEvent(self, event) -> None:  # noqa: N802
         drag, self._drag = self._drag, None

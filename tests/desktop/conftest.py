@@ -1,5 +1,109 @@
-"""Desktop tests: pytest-qt, offscreen."""
+"""Desktop tests: pytest-qt, offscreen; helpers that drive widgets as a person would."""
 
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _qt_test_mode():
+    from PySide6.QtCore import QStandardPaths
+
+    QStandardPaths.setTestModeEnabled(True)  # never touch the user's settings (Orange)
+
+
+def FakePlayer():  # noqa: N802 - a factory standing in for the class
+    """The engine's real Player over its FakeStream: no sound card, no mixer thread; tests pull
+    blocks explicitly (`player.fill_ring()`, `stream.pull()`)."""
+    from engine.audio.playback import FakeStream, Player
+
+    return Player(stream_factory=FakeStream, start_thread=False)
+
+
+def tone(seconds: float, freq: float = 220.0, sr: int = 48_000) -> np.ndarray:
+    t = np.arange(int(seconds * sr)) / sr
+    mono = (0.4 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+    return np.stack([mono, mono * 0.8])
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, monkeypatch):
+    """The real main window over an empty project. Closed by this fixture (not qtbot), after
+    marking the project clean, so no 'save changes?' dialog blocks the teardown."""
+    from desktop import dialogs
+    from desktop.main_window import MainWindow
+
+    def unexpected(*args):
+        raise AssertionError(f"unexpected modal dialog {args[1:]!r}")
+
+    for name in ("ask_save_changes", "ask_recover", "show_error"):
+        monkeypatch.setattr(dialogs, name, unexpected)
+    win = MainWindow(autosave_dir=tmp_path / "recovery", offer_recovery=False, player=FakePlayer())
+    win.resize(1200, 700)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    win.project.history.mark_clean()  # no "save changes?" question on teardown
+    win.close()
+    win.peaks.shutdown()
+    assert not win.transport._timer.isActive(), "the display timer must stop when the window closes"
+
+
+@pytest.fixture
+def two_clip_window(window, qtbot):
+    """Two tracks with one 4 s clip each: at 0 s on track A and 6 s on track B."""
+    from engine.project.commands import AddClip, AddTrack
+
+    project = window.project
+    h = project.history
+    ids = {}
+    for name, start, freq in (("A", 0, 220.0), ("B", 6, 330.0)):
+        tid = h.push(AddTrack(name)).track_id
+        asset = project.assets.add(tone(4.0, freq), name)
+        ids[name] = (tid, h.push(AddClip(tid, asset.id, start * 48_000, name=name)).clip_id)
+    h.clear()
+    window.timeline.geometry_.set_pixels_per_second(50.0)
+    window.timeline.view.horizontalScrollBar().setValue(0)
+    window.peaks.wait_idle()
+    qtbot.wait(20)
+    return window, ids
+
+
+# --- mouse helpers: real QMouseEvents on the view's viewport -------------------------------
+def _send_mouse(widget, kind, pos, buttons, button, modifiers=None):
+    from PySide6.QtCore import QPointF, Qt
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtWidgets import QApplication
+
+    local = QPointF(pos)
+    event = QMouseEvent(kind, local, widget.mapToGlobal(local), button, buttons,
+                        modifiers or Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, event)
+
+
+def drag(widget, start, end, steps: int = 6, modifiers=None):
+    """Press at `start`, move in steps, release at `end` (viewport coordinates)."""
+    from PySide6.QtCore import QEvent, QPointF, Qt
+
+    left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
+    start, end = QPointF(start), QPointF(end)
+    _send_mouse(widget, QEvent.Type.MouseButtonPress, start, left, left, modifiers)
+    for i in range(1, steps + 1):
+        p = start + (end - start) * (i / steps)
+        _send_mouse(widget, QEvent.Type.MouseMove, p, left, none, modifiers)
+    _send_mouse(widget, QEvent.Type.MouseButtonRelease, end, none, left, modifiers)
+
+
+def click(widget, pos, modifiers=None):
+    drag(widget, pos, pos, steps=0, modifiers=modifiers)
+
+
+def scene_to_viewport(window, x_s: float, y: float):
+    """Viewport point for time x_s (seconds) and scene y."""
+    from PySide6.QtCore import QPointF
+
+    view = window.timeline.view
+    return QPointF(view.mapFromScene(QPointF(window.timeline.geometry_.x_of(x_s), y)))
