@@ -71,7 +71,7 @@ def _run(
     gen.manual_seed(int(opts.seed) % (2**63))
     fsm = MetadataFSM(lm.vocab, spec) if opts.constrained else None
     row = RowState(fsm=fsm, generator=gen, tokens=[])
-    budget = opts.max_caption_tokens + GENRES_TOKEN_CAP + 256 + opts.max_lyrics_tokens
+    budget = opts.max_caption_tokens + GENRES_TOKEN_CAP + 256 + opts.max_lyrics_tokens + 1
     generate_rows(
         lm.model, lm.vocab, [lm.encode(prompt)], None, [row], opts.sampling, budget, ctx,
         expected_tokens=budget, cache_mode=lm.cache_mode, stage="lm",
@@ -94,6 +94,7 @@ def _spec(lm: PlannerLM, forced: Metadata, opts: AssistOptions) -> DecodeSpec:
         max_duration=lm.max_duration,
         genres=lm.genres,
         caption_cap=opts.max_caption_tokens,
+        text_cap=opts.max_lyrics_tokens,
     )
 
 

@@ -61,6 +61,7 @@ class DecodeSpec:
         max_codes: hard cap on codes when there is no target.
         genres: the genre vocabulary (lower-case entries), or None for free-text genres.
         caption_cap: most caption tokens before only the newline is allowed (upstream 512).
+        text_cap: most free-text tokens after </think> before EOS is forced (None = no cap).
     """
 
     mode: Mode
@@ -71,6 +72,7 @@ class DecodeSpec:
     max_codes: int = 3000
     genres: tuple[str, ...] | None = None
     caption_cap: int = CAPTION_TOKEN_CAP
+    text_cap: int | None = None
 
 
 class _Step:
@@ -187,13 +189,20 @@ class _Eos(_Step):
 
 
 class _FreeText(_Step):
-    """Lyrics after </think>: any text, audio codes masked, until EOS."""
+    """Lyrics after </think>: any text, audio codes masked, until EOS (forced after `cap`)."""
+
+    def __init__(self, vocab: PlannerVocab, cap: int | None) -> None:
+        self.cap = cap
+        self.count = 0
+        self._eos = torch.tensor([vocab.eos_id], dtype=torch.long)
 
     def allowed(self, logits: torch.Tensor) -> Allowed | None:
+        if self.cap is not None and self.count >= self.cap:
+            return self._eos
         return "free_text"
 
     def feed(self, token: int) -> None:
-        pass
+        self.count += 1
 
 
 class _Codes(_Step):
@@ -242,7 +251,7 @@ class MetadataFSM:
             self.steps.append(_Eos(vocab))  # upstream stops phase 1 with EOS instead of </think>
         else:
             self.steps.append(_Force([vocab.think_close_id]))
-            self.steps.append(_FreeText())
+            self.steps.append(_FreeText(vocab, spec.text_cap))
 
     def _value_step(self, name: str) -> _Step:
         vocab, spec = self.vocab, self.spec

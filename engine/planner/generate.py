@@ -61,6 +61,7 @@ def _forward(model: Any, ids: torch.Tensor, mask: torch.Tensor, pos: torch.Tenso
         position_ids=pos,
         past_key_values=cache,
         use_cache=cache is not None,
+        logits_to_keep=1,  # only the last position: [R, L, V] logits would cost GBs at prefill
     )
     return out.logits[:, -1, :].float(), out.past_key_values  # [R, V]
 
@@ -80,8 +81,10 @@ def _next_token(row: RowState, logits: torch.Tensor, seen: torch.Tensor, params:
             return int(candidates[0])
         cand_logits, cand_seen = logits[candidates], seen[candidates]
     cand_logits = apply_repetition_penalty(cand_logits, cand_seen, params.repetition_penalty)
-    cand_logits = filter_top_k_top_p(cand_logits, params.top_k, params.top_p)
+    cand_logits, kept = filter_top_k_top_p(cand_logits, params.top_k, params.top_p)
     index = sample_token(cand_logits, params.temperature, row.generator)
+    if kept is not None:
+        index = int(kept[index])
     return index if candidates is None else int(candidates[index])
 
 

@@ -62,11 +62,19 @@ def apply_repetition_penalty(logits: torch.Tensor, seen: torch.Tensor, penalty: 
     return torch.where(seen, penalised, logits)
 
 
-def filter_top_k_top_p(logits: torch.Tensor, top_k: int | None, top_p: float | None) -> torch.Tensor:
-    """Keep logits >= the k-th largest, then the smallest head whose probability reaches top_p."""
+def filter_top_k_top_p(
+    logits: torch.Tensor, top_k: int | None, top_p: float | None
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Keep the k largest logits, then the smallest head whose probability reaches top_p.
+
+    Returns (kept logits [n], their indices into `logits` [n]) or (logits, None) when nothing
+    was filtered. Working on the k survivors only keeps a 64000-code row cheap to sample.
+    """
+    index = None
     if top_k and 0 < top_k < logits.shape[-1]:
         kth = torch.topk(logits, top_k).values[-1]
-        logits = logits.masked_fill(logits < kth, float("-inf"))
+        index = (logits >= kth).nonzero().squeeze(1)  # ties at the k-th value are kept
+        logits = logits[index]
     if top_p is not None and top_p < 1.0:
         sorted_logits, order = torch.sort(logits, descending=True)
         probs = torch.softmax(sorted_logits.float(), dim=-1)
@@ -77,7 +85,7 @@ def filter_top_k_top_p(logits: torch.Tensor, top_k: int | None, top_p: float | N
         unsorted = torch.empty_like(remove)
         unsorted[order] = remove  # back to vocabulary order
         logits = logits.masked_fill(unsorted, float("-inf"))
-    return logits
+    return logits, index
 
 
 def sample_token(logits: torch.Tensor, temperature: float, generator: torch.Generator) -> int:
