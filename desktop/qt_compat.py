@@ -19,7 +19,11 @@ _HEADROOM = 1 << 40  # ~10^12 void calls before any risk
 
 
 def protect_none() -> None:
+    """Make None, True and False effectively immortal, as Python 3.12 does."""
     if sys.version_info >= (3, 12):
         return
-    # CPython < 3.12: ob_refcnt is the first Py_ssize_t of every object.
-    ctypes.c_ssize_t.from_address(id(None)).value += _HEADROOM
+    # CPython < 3.12: ob_refcnt is the first Py_ssize_t of every object. True/False get the
+    # same protection: the full desktop suite also aborted with "bool_dealloc" at exit (the
+    # call that leaks bool references is not pinned down; toggled(bool) and isChecked() don't).
+    for singleton in (None, True, False):
+        ctypes.c_ssize_t.from_address(id(singleton)).value += _HEADROOM

@@ -67,8 +67,8 @@ def build_demo_project(seconds: float = 48.0):
     parts = [
         ("Drums", drums(seconds), 0.0, 0, None),
         ("Bass", tone(seconds, [55, 55, 73.4, 65.4], 1.0, 3, 0.6, 0.5), 0.0, 0, None),
-        ("Pads", tone(seconds - 8, [220, 261.6, 329.6, 196], 2.0, 5, 1.5, 0.25, -0.3), -3.0, 8, 2.0),
-        ("Lead", tone(24, [440, 493.9, 523.3, 587.3, 659.3, 587.3], 0.5, 2, 0.25, 0.3, 0.2), -1.5, 16, 0.5),
+        ("Pads", tone(max(1.0, seconds - 8), [220, 261.6, 329.6, 196], 2.0, 5, 1.5, 0.25, -0.3), -3.0, 8, 2.0),
+        ("Lead", tone(min(24.0, seconds), [440, 493.9, 523.3, 587.3, 659.3, 587.3], 0.5, 2, 0.25, 0.3, 0.2), -1.5, 16, 0.5),
     ]
     history = project.history
     for name, audio, gain, start_s, fade in parts:

@@ -7,6 +7,11 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+from desktop import dialogs as _dialogs  # noqa: E402
+
+# The real dialog functions, for tests that want a real QMessageBox (auto-closed by a timer).
+REAL_DIALOGS = {name: getattr(_dialogs, name) for name in dir(_dialogs) if name.startswith(("ask_", "show_"))}
+
 
 @pytest.fixture(autouse=True, scope="session")
 def _qt_test_mode():
@@ -39,7 +44,8 @@ def window(qtbot, tmp_path, monkeypatch):
     def unexpected(*args):
         raise AssertionError(f"unexpected modal dialog {args[1:]!r}")
 
-    for name in ("ask_save_changes", "ask_recover", "show_error"):
+    for name in ("ask_save_changes", "ask_recover", "show_error", "ask_open_project", "ask_save_project",
+                 "ask_import_paths", "ask_export_path", "ask_export_folder"):
         monkeypatch.setattr(dialogs, name, unexpected)
     win = MainWindow(autosave_dir=tmp_path / "recovery", offer_recovery=False, player=FakePlayer())
     win.resize(1200, 700)
@@ -107,3 +113,24 @@ def scene_to_viewport(window, x_s: float, y: float):
 
     view = window.timeline.view
     return QPointF(view.mapFromScene(QPointF(window.timeline.geometry_.x_of(x_s), y)))
+
+
+@pytest.fixture(autouse=True)
+def _no_leftovers(request):
+    """Fail a test that leaves our worker threads running or top-level windows open
+    (napari's dangling-QThread/widget fixtures, in small)."""
+    import threading
+
+    before = {t.ident for t in threading.enumerate()}
+    yield
+    from PySide6.QtWidgets import QApplication
+
+    ours = ("peaks", "legato-mixer")
+    leaked = [t.name for t in threading.enumerate()
+              if t.ident not in before and t.is_alive() and t.name.startswith(ours)]
+    app = QApplication.instance()
+    windows = [w for w in (app.topLevelWidgets() if app else []) if w.isVisible()]
+    for w in windows:
+        w.close()
+    assert not leaked, f"threads left running: {leaked}"
+    assert not windows, f"windows left open: {[type(w).__name__ for w in windows]}"
