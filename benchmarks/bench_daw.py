@@ -1,7 +1,8 @@
 """DAW engine benchmark: a 32-track × 5-minute project (each track its own asset).
 
 Measures, on the CPU it runs on:
-  - mixer cost per second of audio (playback block 1024 and export block 48000 frames),
+  - mixer cost per second of audio (blocks of 1024 and 4096 frames — the device block and
+    the playback render chunk — and the export block of 48000),
   - building a RenderPlan,
   - saving the project and opening it again (lazy memory-mapped assets and fully read),
   - peak pyramid computation per asset and for all of them, and peaks_for_range at a few zooms.
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     results["render_plan_ms"] = t_plan * 1e3
 
     mix_frames = int(min(args.mix_seconds, args.minutes * 60) * SAMPLE_RATE)
-    for block in (1024, SAMPLE_RATE):
+    for block in (1024, 4096, SAMPLE_RATE):  # device block, playback render chunk, export block
         _, t_mix = timed(render_range, plan, 0, mix_frames, block)
         per_second = t_mix / (mix_frames / SAMPLE_RATE)
         results[f"mix_ms_per_audio_s_block{block}"] = per_second * 1e3

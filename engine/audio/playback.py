@@ -24,7 +24,7 @@ Transport rules: `stop()` returns the playhead to where the last `play()` starte
 keeps it where it is; `play()` starts from the playhead. With a loop range set, playback that
 reaches the loop end jumps to the loop start, sample-accurately.
 
-Public API (stable): Player(block_frames, ring_blocks, stream_factory, start_thread, device),
+Public API (stable): Player(block_frames, ring_blocks, blocks_per_render, stream_factory, start_thread, device),
 .available, .unavailable_reason, .playing, .position, .play(), .pause(), .stop(), .seek(frame),
 .set_loop(TimeRange | None), .loop, .set_plan(plan), .master_meters() -> (peak[2], rms[2]),
 .track_meters() -> {track_id: peak[2]}, .underruns, .fill_ring(), .close(); FakeStream.
@@ -91,6 +91,7 @@ class Player:
         self,
         block_frames: int = 1024,
         ring_blocks: int = 8,
+        blocks_per_render: int = 4,
         stream_factory: StreamFactory | None = None,
         start_thread: bool = True,
         device: int | str | None = None,
@@ -104,8 +105,12 @@ class Player:
         self._slot_master = np.zeros((ring_blocks, 2, 2), np.float32)  # [slot, peak|rms, L|R]
         self._slot_track_ids: list[tuple[str, ...]] = [()] * ring_blocks
         self._slot_track_peak: list[np.ndarray] = [np.zeros((0, 2), np.float32)] * ring_blocks
-        self._planar = np.zeros((2, block_frames), np.float32)  # mixer thread scratch
-        self._mixer = Mixer(block_frames)
+        self.blocks_per_render = max(1, min(blocks_per_render, ring_blocks))
+        # Mixer-thread scratch: one chunk of blocks_per_render blocks, planar [2, frames].
+        self._planar = np.zeros((2, block_frames * self.blocks_per_render), np.float32)
+        self._abs = np.zeros((2, block_frames), np.float32)
+        self._chunk_starts = [0] * self.blocks_per_render
+        self._mixer = Mixer(block_frames * self.blocks_per_render)
         self._write = 0  # blocks rendered (mixer thread writes)
         self._read = 0  # blocks consumed (callback writes)
         self._gen = 0  # bumps on every seek (mixer thread writes)
@@ -243,51 +248,69 @@ class Player:
                 self._wake.clear()
 
     def fill_ring(self) -> int:
-        """Render blocks into every free slot. Thread: the mixer thread (tests call it directly
-        with start_thread=False). Returns how many blocks were rendered."""
+        """Render blocks into free slots. Thread: the mixer thread (tests call it directly with
+        start_thread=False). Returns how many blocks were rendered.
+
+        Renders `blocks_per_render` blocks per mixer call (fewer Python calls per second of
+        audio, so less GIL time) once that many slots are free; right after a seek it fills
+        whatever is free at once, so the seek is heard on the next block.
+        """
         rendered = 0
-        while self._playing and self._write - self._read < self.ring_blocks:
+        while self._playing:
+            min_free = self.blocks_per_render
             if self._seek_serial != self._seen_serial:
                 self._seen_serial = self._seek_serial
                 self._render_pos = self._seek_target
                 self._gen += 1
-            self._render_slot(self._write % self.ring_blocks)
-            self._write += 1  # publish: the slot is complete before the callback may read it
-            rendered += 1
+                min_free = 1
+            free = self.ring_blocks - (self._write - self._read)
+            if free < min_free or free <= 0:
+                break
+            k = min(free, self.blocks_per_render)
+            self._render_chunk(k)
+            self._write += k  # publish: the slots are complete before the callback may read them
+            rendered += k
         return rendered
 
-    def _render_slot(self, slot: int) -> None:
-        plan, loop, buf, n = self._plan, self._loop, self._planar, self.block_frames
+    def _render_chunk(self, k: int) -> None:
+        """Render k blocks from the render position (wrapping at the loop end) into k slots."""
+        plan, loop, n = self._plan, self._loop, self.block_frames
+        m = k * n
+        buf = self._planar[:, :m]
+        starts = self._chunk_starts
         pos = self._render_pos
         if loop is not None and pos >= loop.end:
             pos = loop.start  # the playhead was past the loop when it was set: wrap now
-        if loop is not None and loop.start <= pos < loop.end and pos + n > loop.end:
-            first = loop.end - pos
-            self._mixer.render(plan, pos, buf[:, :first])
-            self._render_loop_rest(plan, loop, buf[:, first:], n - first)
-        else:
-            self._mixer.render(plan, pos, buf)
-            self._render_pos = pos + n
-        meters = self._mixer.meters  # of the last part rendered: good enough for a meter
-        self._slot_track_ids[slot] = meters.track_ids
-        self._slot_track_peak[slot] = meters.track_peak.copy()
-        np.copyto(self._ring[slot], buf.T)
-        np.max(np.abs(buf), axis=1, out=self._slot_master[slot, 0])
-        self._slot_master[slot, 1] = np.sqrt(np.mean(np.square(buf), axis=1))
-        self._slot_pos[slot] = pos
-        self._slot_gen[slot] = self._gen
-
-    def _render_loop_rest(self, plan: RenderPlan, loop: TimeRange, out: np.ndarray, rest: int) -> None:
-        """Fill `out` from the loop start, wrapping again if the loop is shorter than a block."""
-        pos, done = loop.start, 0
-        while done < rest:
-            take = min(rest - done, loop.end - pos)
-            self._mixer.render(plan, pos, out[:, done : done + take])
-            done += take
-            pos += take
-            if pos >= loop.end:
+        done = 0
+        while done < m:
+            seg = m - done
+            if loop is not None and loop.start <= pos < loop.end:
+                seg = min(seg, loop.end - pos)
+            for j in range(-(-done // n), -(-(done + seg) // n)):  # blocks starting in this segment
+                starts[j] = pos + (j * n - done)
+            self._mixer.render(plan, pos, buf[:, done : done + seg])
+            done += seg
+            pos += seg
+            if loop is not None and pos >= loop.end:
                 pos = loop.start
         self._render_pos = pos
+        meters = self._mixer.meters  # of the last segment: good enough for a meter
+        track_ids, track_peak = meters.track_ids, meters.track_peak.copy()
+        for j in range(k):
+            slot = (self._write + j) % self.ring_blocks
+            block = buf[:, j * n : (j + 1) * n]
+            np.copyto(self._ring[slot], block.T)
+            levels = self._slot_master[slot]
+            np.abs(block, out=self._abs)
+            np.maximum.reduce(self._abs, axis=1, out=levels[0])
+            np.square(self._abs, out=self._abs)
+            np.add.reduce(self._abs, axis=1, out=levels[1])
+            levels[1] *= np.float32(1.0 / n)
+            np.sqrt(levels[1], out=levels[1])
+            self._slot_track_ids[slot] = track_ids
+            self._slot_track_peak[slot] = track_peak
+            self._slot_pos[slot] = starts[j]
+            self._slot_gen[slot] = self._gen
 
     # ------------------------------------------------------------ audio thread
 

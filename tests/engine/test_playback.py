@@ -35,8 +35,14 @@ def plan():
     return build_render_plan(p)
 
 
-def fake_player(plan, **kw) -> tuple[Player, FakeStream]:
-    player = Player(block_frames=BLOCK, ring_blocks=4, stream_factory=FakeStream, start_thread=False, **kw)
+def fake_player(plan, ring_blocks=4, blocks_per_render=4) -> tuple[Player, FakeStream]:
+    player = Player(
+        block_frames=BLOCK,
+        ring_blocks=ring_blocks,
+        blocks_per_render=blocks_per_render,
+        stream_factory=FakeStream,
+        start_thread=False,
+    )
     player.set_plan(plan)
     return player, player._stream
 
@@ -49,8 +55,9 @@ def play_blocks(player: Player, stream: FakeStream, n: int) -> np.ndarray:
     return np.concatenate(out, axis=1)
 
 
-def test_what_plays_is_bit_identical_to_the_offline_mix(plan):
-    player, stream = fake_player(plan)
+@pytest.mark.parametrize("ring, per_render", [(4, 4), (8, 3), (5, 1)])
+def test_what_plays_is_bit_identical_to_the_offline_mix(plan, ring, per_render):
+    player, stream = fake_player(plan, ring, per_render)
     assert player.available and player.unavailable_reason == ""
     assert player.play() and stream.active
     heard = play_blocks(player, stream, 40)
@@ -97,8 +104,9 @@ def test_underrun_plays_silence_and_is_counted(plan):
     assert not stream.pull(1).any() and player.underruns == 1  # paused is not an underrun
 
 
-def test_seek_is_heard_on_the_next_block(plan):
-    player, stream = fake_player(plan)
+@pytest.mark.parametrize("ring, per_render", [(4, 4), (8, 3), (5, 1)])
+def test_seek_is_heard_on_the_next_block(plan, ring, per_render):
+    player, stream = fake_player(plan, ring, per_render)
     player.play()
     play_blocks(player, stream, 3)
     player.seek(10_000)
@@ -107,8 +115,9 @@ def test_seek_is_heard_on_the_next_block(plan):
     assert player.position == 10_000 + 3 * BLOCK
 
 
-def test_loop_wraps_sample_accurately(plan):
-    player, stream = fake_player(plan)
+@pytest.mark.parametrize("ring, per_render", [(4, 4), (8, 3), (5, 1)])
+def test_loop_wraps_sample_accurately(plan, ring, per_render):
+    player, stream = fake_player(plan, ring, per_render)
     loop = TimeRange(1000, 1000 + 3 * BLOCK + 77)  # not a whole number of blocks
     player.seek(1000)
     player.set_loop(loop)
