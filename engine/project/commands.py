@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 from engine.errors import ValidationError
 from engine.project.model import (
+    MAX_CLIPS_PER_TRACK,
+    MAX_TAKES_PER_CLIP,
     Clip,
     Take,
     Track,
@@ -410,7 +412,9 @@ class MoveClip(Command):
         check_frames(self.new_position, "clip position")
         self._old_position, self._old_track_id = clip.position, clip.track_id
         if self.new_track_id is not None and self.new_track_id != clip.track_id:
-            project.track(self.new_track_id)  # raise before changing anything
+            target = project.track(self.new_track_id)  # raise before changing anything
+            if len(target.clips) >= MAX_CLIPS_PER_TRACK:
+                raise ValidationError(f"a track holds at most {MAX_CLIPS_PER_TRACK} clips")
             _, self._old_index = project._remove_clip(self.clip_id)
             clip._set_window(self.new_position, clip.length, clip.source_offset)
             project._add_clip(self.new_track_id, clip)
@@ -629,8 +633,6 @@ class AddTake(Command):
             raise ValidationError(f"asset {self.asset_id!r} is not in the project")
         if self._take is None:
             self._take = Take(self.take_id, self.asset_id, self.name, dict(self.meta or {}))
-        from engine.project.model import MAX_TAKES_PER_CLIP
-
         if len(clip.takes) >= MAX_TAKES_PER_CLIP:
             raise ValidationError(f"a clip holds at most {MAX_TAKES_PER_CLIP} takes")
         self._old = (clip.takes, clip.active_take_id)

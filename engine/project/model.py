@@ -31,6 +31,7 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -363,7 +364,7 @@ class Project:
         self._tracks_by_id: dict[str, Track] = {}
         self._clips_by_id: dict[str, Clip] = {}
         self.assets = assets if assets is not None else AssetStore()
-        self.path = None  # the .legato folder once saved/loaded (set by engine.project.io)
+        self.path: Path | None = None  # the .legato folder once saved/loaded (engine.project.io)
         self.changed = Signal("Project.changed")
         self.track_added = Signal("Project.track_added")
         self.track_removed = Signal("Project.track_removed")
