@@ -179,9 +179,13 @@ class Player:
             return True
         self._play_start = self.position
         self._request_seek(self.position)
-        self._playing = True
         if not getattr(self._stream, "active", False):
-            self._stream.start()
+            try:
+                self._stream.start()
+            except Exception as exc:  # noqa: BLE001 - e.g. the device was unplugged or is busy
+                self.unavailable_reason = f"playback unavailable: {exc}"
+                return False
+        self._playing = True
         self._wake.set()
         return True
 

@@ -211,3 +211,14 @@ def test_the_real_backend_constructs_or_reports_why_not():
         assert player.available or player.unavailable_reason.startswith("playback unavailable: ")
     finally:
         player.close()
+
+
+def test_a_device_that_fails_to_start_reports_instead_of_raising(plan):
+    class BusyStream(FakeStream):
+        def start(self):
+            raise RuntimeError("device busy")
+
+    player = Player(stream_factory=BusyStream, start_thread=False)
+    player.set_plan(plan)
+    assert player.available and player.play() is False and not player.playing
+    assert player.unavailable_reason == "playback unavailable: device busy"
