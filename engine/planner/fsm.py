@@ -154,8 +154,8 @@ class _FreeLine(_Step):
             if not self.multiline or self.count >= self.cap:
                 self.done = True
                 return None
-            text_mask = self.vocab.mask("line_text", logits.device)
-            best = int(torch.argmax(logits.masked_fill(~text_mask, float("-inf"))))
+            text_ids = self.vocab.mask_ids("line_text", logits.device)
+            best = int(text_ids[torch.argmax(logits[text_ids])])
             if self.vocab.texts[best][:1] not in (" ", "\t"):
                 self.done = True
                 return None

@@ -22,9 +22,9 @@ import torch
 from engine.jobs.context import JobContext
 from engine.planner.fsm import MetadataFSM
 from engine.planner.sampling import (
+    RowLogits,
     SamplingParams,
     apply_repetition_penalty,
-    combine_cfg,
     filter_top_k_top_p,
     sample_token,
 )
@@ -66,15 +66,15 @@ def _forward(model: Any, ids: torch.Tensor, mask: torch.Tensor, pos: torch.Tenso
     return out.logits[:, -1, :].float(), out.past_key_values  # [R, V]
 
 
-def _next_token(row: RowState, logits: torch.Tensor, seen: torch.Tensor, params: SamplingParams) -> int:
-    """Constrain, penalise, filter and sample one row. logits [V] fp32, seen [V] bool.
+def _next_token(row: RowState, logits: RowLogits, seen: torch.Tensor, params: SamplingParams) -> int:
+    """Constrain, penalise, filter and sample one row. seen [V] bool.
 
     Works on the allowed candidates only: every later stage gives -inf tokens zero
     probability anyway, so the result is the same as on the full row, and much cheaper.
     """
     if row.fsm is None:
         candidates = None
-        cand_logits, cand_seen = logits, seen
+        cand_logits, cand_seen = logits.full(), seen
     else:
         candidates = row.fsm.allowed_ids(logits)  # [n]
         if candidates.numel() == 1:  # forced token: nothing to sample
@@ -145,13 +145,13 @@ def generate_rows(
         logits, cache = _forward(model, ids, mask, positions, cache)
         for step in range(max_new_tokens):
             ctx.check_cancelled()
-            combined = combine_cfg(logits[:n_rows], logits[n_rows:], params.cfg_scale) if use_cfg else logits
             next_tokens = []
             for r, row in enumerate(rows):
                 if row.done:
                     next_tokens.append(vocab.pad_id)
                     continue
-                token = _next_token(row, combined[r], seen[r], params)
+                row_logits = RowLogits(logits[r], logits[n_rows + r] if use_cfg else None, params.cfg_scale)
+                token = _next_token(row, row_logits, seen[r], params)
                 if row.fsm is not None:
                     row.fsm.feed(token)
                 row.tokens.append(token)

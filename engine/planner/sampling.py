@@ -51,6 +51,31 @@ def combine_cfg(cond: torch.Tensor, uncond: torch.Tensor, scale: float) -> torch
     return uncond + scale * (cond - uncond)
 
 
+class RowLogits:
+    """One row's CFG-combined logits, computed only where they are read.
+
+    With a 200k vocabulary and a batch of rows, combining whole rows costs more than the
+    tiny-model forward; the state machine and the sampler only read the allowed candidates.
+    Supports what they use: `row[ids]` and `.device`.
+    """
+
+    def __init__(self, cond: torch.Tensor, uncond: torch.Tensor | None, scale: float) -> None:
+        self.cond, self.uncond, self.scale = cond, uncond, scale  # [V] each
+        self.device = cond.device
+
+    def __getitem__(self, ids: torch.Tensor) -> torch.Tensor:
+        cond = self.cond[ids].float()
+        if self.uncond is None:
+            return cond
+        uncond = self.uncond[ids].float()
+        return uncond + self.scale * (cond - uncond)
+
+    def full(self) -> torch.Tensor:
+        if self.uncond is None:
+            return self.cond.float()
+        return combine_cfg(self.cond, self.uncond, self.scale)
+
+
 def apply_repetition_penalty(logits: torch.Tensor, seen: torch.Tensor, penalty: float) -> torch.Tensor:
     """Hugging Face semantics: seen tokens' positive logits divided, negative ones multiplied.
 
