@@ -1,0 +1,230 @@
+"""Generation invariants on the tiny checkpoints (real loaders, real upstream layout).
+
+Random weights make noise, so these check structure: lengths, determinism per seed, the audio
+outside a repaint window untouched, lego/complete really hearing their context, cancel within a
+step. The tiny VAE's encoder is slow on a CPU (~2 s per second of audio: it keeps the real
+128-channel width at 48 kHz), so sources are short, and the repaint-geometry tests swap in a
+fast stand-in ENCODER (`FastEncode`; decoding stays real): what they check is the pipeline's
+region logic, which does not depend on what the encoder computes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from engine.errors import Cancelled, ValidationError
+from engine.jobs.context import CancelToken, JobContext
+from engine.tasks import constants as C
+from engine.tasks.request import GenerationRequest
+
+SR = C.SAMPLE_RATE
+HOP = C.HOP
+
+
+def _tone(seconds: float, freqs=(220.0, 330.0), seed: int = 0) -> np.ndarray:
+    t = np.arange(int(seconds * SR)) / SR
+    rng = np.random.default_rng(seed)
+    left = sum(0.2 * np.sin(2 * np.pi * f * t) for f in freqs) + 0.01 * rng.standard_normal(t.size)
+    right = np.roll(left, 100)
+    return np.stack([left, right]).astype(np.float32)
+
+
+SOURCE = _tone(4.0)  # repaint geometry (fast encoder)
+SHORT = _tone(1.0)  # real-encoder tests
+OTHER_SHORT = _tone(1.0, freqs=(97.0, 611.0), seed=1)
+
+
+class FastEncode:
+    """A cheap deterministic stand-in for the VAE encoder: per-frame channel means through a fixed
+    2->64 projection. Same interface as AudioVAE.encode; [B, 2, S] -> [B, S // 1920, 64]."""
+
+    def __init__(self, pipeline):
+        self.pipeline = pipeline
+        self.vae = pipeline.models.vae
+        self.proj = torch.randn(2, 64, generator=torch.Generator().manual_seed(0))
+
+    def encode(self, audio, sample=True, generator=None):
+        frames = audio.shape[-1] // HOP
+        pooled = audio[..., : frames * HOP].reshape(audio.shape[0], 2, frames, HOP).mean(-1)  # [B, 2, T]
+        return pooled.transpose(1, 2) @ self.proj  # [B, T, 64]
+
+    def __enter__(self):
+        self.pipeline._encode_cache.clear()
+        self.original = self.vae.encode
+        self.vae.encode = self.encode
+        return self
+
+    def __exit__(self, *exc):
+        self.vae.encode = self.original
+        self.pipeline._encode_cache.clear()
+
+
+@pytest.fixture(scope="module")
+def turbo(tiny_checkpoints):
+    from engine.tasks.pipeline import GenerationPipeline
+
+    return GenerationPipeline.from_checkpoints(tiny_checkpoints, task="text2music")
+
+
+@pytest.fixture(scope="module")
+def base(tiny_checkpoints):
+    from engine.tasks.pipeline import GenerationPipeline
+
+    return GenerationPipeline.from_checkpoints(tiny_checkpoints, task="lego")
+
+
+class DenoiseSpy:
+    """Wraps dit.denoise to record what the model receives."""
+
+    def __init__(self, dit):
+        self.dit, self.original, self.contexts = dit, dit.denoise, []
+
+    def __enter__(self):
+        def spy(x, t, r, context_latents, *args, **kwargs):
+            self.contexts.append(context_latents.detach().clone())
+            return self.original(x, t, r, context_latents, *args, **kwargs)
+
+        self.dit.denoise = spy
+        return self
+
+    def __exit__(self, *exc):
+        self.dit.denoise = self.original
+
+
+def test_text2music_length_batch_items_and_provenance(turbo):
+    result = turbo(GenerationRequest(caption="lofi piano", lyrics="la la", duration=6.0, batch_size=2, seeds=(1, 2)))
+    assert len(result.takes) == 2
+    take = result.takes[1]
+    assert take.audio.shape == (2, 150 * HOP) and take.audio.dtype == np.float32
+    assert not take.audio.flags.writeable and not take.latents.flags.writeable
+    assert take.latents.shape == (150, 64) and len(take.codes) == 30
+    prov = take.provenance
+    assert prov.seed == 2 and prov.item_index == 1 and prov.request["seeds"] == [1, 2]
+    assert prov.models[0].name == "acestep-v15-turbo" and len(dict(prov.models[0].weight_sha256)["model.safetensors"]) == 64
+    assert dict(prov.timings_s)["diffusion"] > 0
+    # Item k of a batch equals a single run with seed k: identical noise, same result up to the
+    # float re-association of batched matmuls.
+    single = turbo(GenerationRequest(caption="lofi piano", lyrics="la la", duration=6.0, seeds=(2,)))
+    np.testing.assert_allclose(single.takes[0].latents, take.latents, atol=2e-5)
+    np.testing.assert_allclose(single.takes[0].audio, take.audio, atol=2e-4)
+    assert not np.allclose(result.takes[0].latents, take.latents)  # different seeds differ
+
+
+def test_same_request_same_seed_is_bit_identical(turbo):
+    req = GenerationRequest(caption="x", duration=5.0, seeds=(11,), infer_method="sde", dcw_enabled=True)
+    a, b = turbo(req), turbo(req)
+    assert np.array_equal(a.takes[0].audio, b.takes[0].audio)
+
+
+def test_min_length_is_128_frames(turbo):
+    take = turbo(GenerationRequest(caption="x", duration=2.0, seeds=(3,))).takes[0]
+    assert take.audio.shape[1] == 128 * HOP
+
+
+def test_cancel_stops_within_one_step(turbo):
+    token = CancelToken()
+    calls = []
+    original = turbo.dit.denoise
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    def on_progress(p):
+        if p.stage == "diffusion" and p.step == 2:
+            token.cancel()
+
+    turbo.dit.denoise = counting
+    try:
+        with pytest.raises(Cancelled):
+            turbo(GenerationRequest(caption="x", duration=5.0, seeds=(1,)),
+                  JobContext(cancel_token=token, on_progress=on_progress))
+    finally:
+        turbo.dit.denoise = original
+    assert len(calls) <= 3  # cancelled while step 2 ran: step 3 never starts
+
+
+def test_cover_from_source_and_from_codes(turbo):
+    take = turbo(GenerationRequest(task="cover", source_audio=SHORT, caption="jazz", seeds=(7,),
+                                   audio_cover_strength=0.5)).takes[0]
+    assert take.audio.shape == (2, 128 * HOP)  # 1 s source -> 25 frames -> min 128
+    codes = tuple(range(100, 130))  # 30 codes = 6 s
+    from_codes = turbo(GenerationRequest(audio_codes=codes, seeds=(7,))).takes[0]
+    assert from_codes.audio.shape == (2, 150 * HOP)
+
+
+def test_repaint_leaves_audio_outside_the_window_unchanged(turbo):
+    req = GenerationRequest(task="repaint", source_audio=SOURCE, repaint_start=0.5, repaint_end=3.5, seeds=(7,))
+    with FastEncode(turbo):
+        take = turbo(req).takes[0]
+        clean = turbo._encode_audio(SOURCE, (7,), "source")[0].numpy()
+    assert take.audio.shape == (2, 128 * HOP)
+    margin = int(0.025 * SR)  # balanced mode: 25 ms waveform crossfade
+    a, b = int(0.5 * SR), int(3.5 * SR)
+    np.testing.assert_array_equal(take.audio[:, : a - margin], SOURCE[:, : a - margin])
+    np.testing.assert_array_equal(take.audio[:, b + margin : SOURCE.shape[1]], SOURCE[:, b + margin :])
+    assert not np.allclose(take.audio[:, a:b], SOURCE[:, a:b], atol=1e-3)  # the window was regenerated
+    # In latent space, frames beyond the 12-frame blend are exactly the clean source latents.
+    s = int(0.5 * SR // HOP)
+    np.testing.assert_array_equal(take.latents[: s - 12], clean[: s - 12])
+
+
+def test_extend_and_intro_produce_the_requested_length(turbo):
+    # 4 s source, window 3..7 s: the source is extended to 7 s.
+    with FastEncode(turbo):
+        extend = turbo(GenerationRequest(task="repaint", source_audio=SOURCE, repaint_start=3.0, repaint_end=7.0,
+                                         seeds=(7,))).takes[0]
+        intro = turbo(GenerationRequest(task="repaint", source_audio=SOURCE, repaint_start=-3.0, repaint_end=1.0,
+                                        seeds=(7,))).takes[0]
+    assert extend.audio.shape[1] == int(7.0 * SR) // HOP * HOP
+    np.testing.assert_array_equal(extend.audio[:, : int(2.9 * SR)], SOURCE[:, : int(2.9 * SR)])
+    # Window -3..1 s: a 3 s intro is added before the source; the source follows, shifted.
+    assert intro.audio.shape[1] == int(7.0 * SR) // HOP * HOP
+    shift = 3 * SR
+    np.testing.assert_array_equal(intro.audio[:, shift + int(1.1 * SR) : shift + SOURCE.shape[1]],
+                                  SOURCE[:, int(1.1 * SR) :])
+
+
+@pytest.mark.parametrize("task,tracks", [("lego", ("drums",)), ("complete", ("drums", "bass"))])
+def test_lego_and_complete_hear_their_context(base, task, tracks):
+    silence = base.dit.silence_frames(128).float()
+    outputs = []
+    for source in (SHORT, OTHER_SHORT):
+        with DenoiseSpy(base.dit) as spy:
+            take = base(GenerationRequest(task=task, source_audio=source, tracks=tracks, steps=3,
+                                          seeds=(7,))).takes[0]
+        src_seen = spy.contexts[0][0, :, :64]  # cond row: the source latents the model receives
+        assert take.audio.shape == (2, 128 * HOP)
+        assert not torch.allclose(src_seen[:25], silence[0, :25], atol=1e-3), "model got silence, not the context"
+        expected = base._encode_audio(source, (7,), "source")[0]
+        torch.testing.assert_close(src_seen[:25], expected[:25])
+        outputs.append(take.audio)
+    assert not np.allclose(outputs[0], outputs[1], atol=1e-4), "changing the context must change the output"
+
+
+def test_extract_length_and_base_only_rule(base, turbo):
+    take = base(GenerationRequest(task="extract", source_audio=SHORT, tracks=("vocals",), steps=2,
+                                  seeds=(7,))).takes[0]
+    assert take.audio.shape == (2, 128 * HOP)
+    with pytest.raises(ValidationError, match="^model:"):
+        turbo(GenerationRequest(task="extract", source_audio=SHORT, tracks=("vocals",)))
+
+
+def test_thinking_is_ignored_for_lego(base):
+    take = base(GenerationRequest(task="lego", source_audio=SHORT, tracks=("bass",), steps=2, seeds=(7,),
+                                  thinking=True)).takes[0]
+    assert take.provenance.lm_metadata == ()
+
+
+def test_base_guidance_variants_run(base):
+    for method in ("apg", "adg", "cfg"):
+        take = base(GenerationRequest(caption="x", duration=5.0, steps=2, seeds=(1,), guidance_method=method,
+                                      cfg_interval_start=0.0, cfg_interval_end=0.9)).takes[0]
+        assert np.isfinite(take.audio).all()
+
+
+def test_turbo_step_rule(turbo):
+    with pytest.raises(ValidationError, match="^steps:"):
+        turbo(GenerationRequest(caption="x", steps=30))
