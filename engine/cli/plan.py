@@ -76,6 +76,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_common(und)
     und.add_argument("--codes", default="", help="comma-separated codes, or a <|audio_code_N|> string")
     und.add_argument("--codes-file", type=Path, default=None, help="file holding codes (same formats)")
+    und.add_argument(
+        "--audio", type=Path, default=None, help="audio file: encoded to codes with the VAE + DiT tokenizer"
+    )
     und.add_argument("--max-lyrics-tokens", type=int, default=1024)
     und.set_defaults(func=_understand)
 
@@ -205,6 +208,15 @@ def _understand(args: argparse.Namespace) -> int:
     from engine.errors import ValidationError
     from engine.planner.assist import understand
 
+    if args.audio is not None:
+        from engine.audio.files import read_audio
+        from engine.planner.audio_codes import load_code_models, understand_audio
+
+        audio = read_audio(args.audio)
+        lm = _load(args)
+        dit, vae = load_code_models(args.checkpoints, device=args.device)
+        result, codes = understand_audio(lm, dit, vae, audio, options=_assist_options(args, 0.3))
+        return _print({**_result(result), "codes": codes})
     text = args.codes
     if args.codes_file is not None:
         try:

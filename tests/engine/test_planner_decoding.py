@@ -412,3 +412,18 @@ def test_cli_plan_think_prints_json(tiny_checkpoints, capsys):
     assert out["metadata"]["keyscale"] in KEYSCALES
     assert main([*argv[:-2], "--max-duration", str(MAX_DURATION), "--bpm", "1000"]) == 1
     assert "bpm 1000" in capsys.readouterr().err
+
+
+def test_understand_from_audio_through_vae_and_dit_tokenizer(lm, tiny_checkpoints):
+    from engine.planner.audio_codes import audio_to_codes, load_code_models, understand_audio
+
+    dit, vae = load_code_models(tiny_checkpoints)
+    audio = torch.randn(2, 48000, generator=_gen(0)) * 0.1  # 1 s -> 25 latent frames -> 5 codes
+    codes = audio_to_codes(dit, vae, audio, seed=1)
+    assert len(codes) == 5 and all(0 <= c < CODEBOOK_SIZE for c in codes)
+    assert audio_to_codes(dit, vae, audio, seed=1) == codes
+    result, used = understand_audio(lm, dit, vae, audio, options=OPTS)
+    assert used == codes
+    _check_metadata(result.metadata)
+    with pytest.raises(ValidationError, match="stereo"):
+        audio_to_codes(dit, vae, torch.zeros(48000))
