@@ -64,6 +64,7 @@ class ClipItem(QGraphicsItem):
         self.preview_lane: int | None = None
         self._geometry = geometry
         self._peak_reader = None
+        self._path_cache = None  # (key, QPainterPath) of the last waveform drawn
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, True)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption, True)
         self.setAcceptHoverEvents(True)
@@ -138,7 +139,7 @@ class ClipItem(QGraphicsItem):
         bar = QColor(base) if not shown.muted else QColor(base).darker(200)
         p.fillRect(QRectF(0, 0, w, NAME_BAR_HEIGHT), bar)
 
-        exposed = option.exposedRect.intersected(rect)
+        exposed = self._visible_part(p, option, rect)
         wave_rect = QRectF(0, NAME_BAR_HEIGHT, w, h - NAME_BAR_HEIGHT)
         if self.peaks is not None and self._peak_reader is not None and exposed.width() >= 1:
             x0 = max(0.0, exposed.left())
@@ -146,8 +147,13 @@ class ClipItem(QGraphicsItem):
             n = max(1, int(x1 - x0))
             t0 = shown.offset_s + self._geometry.seconds_at(x0)
             t1 = shown.offset_s + self._geometry.seconds_at(x0 + n)
-            lo, hi = self._peak_reader(self.peaks, t0, t1, n)
-            path = envelope_path(lo, hi, QRectF(x0, wave_rect.top(), n, wave_rect.height()), shown.gain)
+            key = (x0, n, t0, t1, wave_rect.height(), shown.gain, id(self.peaks))
+            if self._path_cache is None or self._path_cache[0] != key:
+                # Repaints at the same zoom (playhead, selection, hover) reuse the path.
+                lo, hi = self._peak_reader(self.peaks, t0, t1, n)
+                rect_ = QRectF(x0, wave_rect.top(), n, wave_rect.height())
+                self._path_cache = (key, envelope_path(lo, hi, rect_, shown.gain))
+            path = self._path_cache[1]
             wave = QColor(base).lighter(135)
             p.fillPath(path, wave)
         elif self.peaks is None:
@@ -166,6 +172,24 @@ class ClipItem(QGraphicsItem):
         p.setPen(QPen(edge, 2 if self.isSelected() else 1))
         p.setBrush(Qt.BrushStyle.NoBrush)
         p.drawRect(rect.adjusted(0.5, 0.5, -0.5, -0.5))
+
+    def _visible_part(self, p: QPainter, option: QStyleOptionGraphicsItem, rect: QRectF) -> QRectF:
+        """The part of the item worth drawing a waveform for: exposed AND inside the view.
+
+        NOTE: QGraphicsView.render() (offscreen grabs) reports the whole item as exposed; a
+        60 000 px wide clip at close zoom would then build a 60 000-point path per paint.
+        Intersecting with the view's visible scene rect keeps the cost O(visible pixels).
+        """
+        exposed = option.exposedRect.intersected(rect)
+        if p.hasClipping():
+            exposed = exposed.intersected(p.clipBoundingRect())
+        scene = self.scene()
+        if scene is not None:
+            for view in scene.views():
+                visible = view.mapToScene(view.viewport().rect()).boundingRect()
+                exposed = exposed.intersected(self.mapFromScene(visible).boundingRect())
+                break
+        return exposed
 
     def _paint_fades(self, p: QPainter, w: float, h: float) -> None:
         shown = self.shown
