@@ -124,7 +124,7 @@ class PlannerLM:
         if compile:
             if not str(device).startswith("cuda"):
                 raise CheckpointError("compile=True needs a CUDA device (static cache + torch.compile)")
-            model.forward = torch.compile(model.forward, mode="reduce-overhead", dynamic=True)
+            model.forward = torch.compile(model.forward, dynamic=True)
             cache_mode = "static"
         return cls.from_components(
             model,

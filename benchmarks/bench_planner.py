@@ -1,0 +1,157 @@
+"""Planner LM decode speed: tokens/s of our KV-cached loop (prefill + constrained code phase).
+
+    .venv/bin/python benchmarks/bench_planner.py                  # tiny LM (writes tiny checkpoints)
+    .venv/bin/python benchmarks/bench_planner.py --checkpoints DIR
+    flock /tmp/legato-heavy.lock .venv/bin/python benchmarks/bench_planner.py --real-size --tokens 16
+    .venv/bin/python benchmarks/bench_planner.py --real-size --device cuda --compile
+
+--real-size builds the acestep-5Hz-lm-1.7B shape (hidden 2048, 28 layers, 16 heads / 8 KV heads,
+head_dim 128, vocab 217204; upstream_lm_tools.md §1.1) with random weights: about 8 GB in fp32.
+Its token ids come from the tiny tokenizer (same special/code layout), which does not change the
+cost. Each measurement runs the codes phase: exactly N audio codes then EOS, batch 1, with and
+without LM CFG (CFG doubles the rows).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from engine.jobs.context import JobContext  # noqa: E402
+from engine.planner import prompts  # noqa: E402
+from engine.planner.fsm import DecodeSpec, MetadataFSM  # noqa: E402
+from engine.planner.generate import RowState, generate_rows  # noqa: E402
+from engine.planner.lm import PlannerLM  # noqa: E402
+from engine.planner.metadata import Metadata  # noqa: E402
+from engine.planner.sampling import SamplingParams  # noqa: E402
+
+
+def real_size_lm(tiny: PlannerLM, device: str, dtype: torch.dtype) -> PlannerLM:
+    """A random-weight model of the real 1.7B planner's shape, sharing the tiny tokenizer."""
+    from transformers import Qwen3Config, Qwen3ForCausalLM
+
+    config = Qwen3Config(
+        vocab_size=217204,
+        hidden_size=2048,
+        intermediate_size=6144,  # Qwen3-1.7B
+        num_hidden_layers=28,
+        num_attention_heads=16,
+        num_key_value_heads=8,
+        head_dim=128,
+        max_position_embeddings=40960,
+        rope_theta=1_000_000.0,
+        rms_norm_eps=1e-6,
+        tie_word_embeddings=True,
+        pad_token_id=tiny.vocab.pad_id,
+        eos_token_id=tiny.vocab.eos_id,
+    )
+    with torch.device("meta"):
+        model = Qwen3ForCausalLM(config)
+    model = model.to_empty(device=device).to(dtype)
+    gen = torch.Generator(device=device).manual_seed(0)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if name.endswith("norm.weight"):
+                param.fill_(1.0)
+            else:
+                param.normal_(0.0, 0.02, generator=gen)
+    model.tie_weights()
+    model.eval()
+    n_params = sum(p.numel() for p in model.parameters())
+    print(f"real-size model: {n_params / 1e9:.2f} B parameters, {dtype}, {device}")
+    return PlannerLM.from_components(model, tiny.tokenizer, max_duration=600, cache_mode=tiny.cache_mode)
+
+
+def measure(lm: PlannerLM, n_codes: int, cfg: float, seed: int = 0) -> tuple[float, float, int]:
+    """(prefill seconds, decode tokens/s, tokens) for one codes phase of `n_codes` codes + EOS."""
+    meta = Metadata(
+        bpm=120, caption="a calm piano ballad", duration=n_codes / 5, keyscale="C major", timesignature="4"
+    )
+    pair = prompts.think_phase2("a calm piano ballad", "[verse]\nla la la", meta)
+    cond, uncond = lm.encode(pair.cond), lm.encode(pair.uncond)
+    fsm = MetadataFSM(lm.vocab, DecodeSpec(mode="codes", code_target=n_codes))
+    gen = torch.Generator(device=next(lm.model.parameters()).device).manual_seed(seed)
+    row = RowState(fsm, gen, [])
+    marks: list[float] = []
+    ctx = JobContext(on_progress=lambda p: marks.append(time.perf_counter()))
+    start = time.perf_counter()
+    generate_rows(
+        lm.model, lm.vocab, [cond], [uncond], [row], SamplingParams(cfg_scale=cfg), n_codes + 1, ctx,
+        n_codes + 1, cache_mode=lm.cache_mode,
+    )  # fmt: skip
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    assert fsm.code_count == n_codes, "constrained decoding broke the code count"
+    prefill = marks[0] - start  # first token = prefill + one sampling step
+    decode_tokens = len(marks) - 1
+    decode_s = marks[-1] - marks[0]
+    return prefill, decode_tokens / decode_s if decode_s > 0 else float("inf"), len(row.tokens)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--checkpoints", type=Path, default=None, help="checkpoints root with the LM (default: tiny)"
+    )
+    parser.add_argument("--real-size", action="store_true", help="random-weight 1.7B-shaped model")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument(
+        "--dtype", default=None, help="float32 / bfloat16 (default: bf16 on CUDA, fp32 on CPU)"
+    )
+    parser.add_argument("--compile", action="store_true", help="static cache + torch.compile (CUDA only)")
+    parser.add_argument("--tokens", type=int, default=100, help="audio codes per run (default 100 = 20 s)")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    args = parser.parse_args()
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if (args.compile or args.device.startswith("cuda")) and not torch.cuda.is_available():
+        print("skipped: --compile / --device cuda need CUDA, which this machine does not have")
+        return 0
+    dtype = (
+        getattr(torch, args.dtype)
+        if args.dtype
+        else (torch.bfloat16 if args.device.startswith("cuda") else torch.float32)
+    )
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = args.checkpoints
+        if root is None:
+            from engine.models.tiny import write_tiny_checkpoints
+
+            root = Path(tmp)
+            write_tiny_checkpoints(root, seed=0)
+        t0 = time.perf_counter()
+        lm = PlannerLM.load(root, device=args.device, dtype=dtype, max_duration=600)
+        print(
+            f"loaded {lm.folder} in {time.perf_counter() - t0:.1f} s (tokenizer {len(lm.tokenizer)} tokens)"
+        )
+    if args.real_size:
+        lm = real_size_lm(lm, args.device, dtype)
+    if args.compile:
+        lm.model.forward = torch.compile(lm.model.forward, dynamic=True)
+        lm.cache_mode = "static"
+
+    label = "real-size 1.7B (random)" if args.real_size else "tiny"
+    print(f"{label} on {args.device}, {torch.get_num_threads()} threads, cache={lm.cache_mode}")
+    measure(lm, min(4, args.tokens), 1.0)  # warm-up (allocations, compile)
+    for cfg in (1.0, 2.0):
+        prefill, tps, n = measure(lm, args.tokens, cfg)
+        print(
+            f"  cfg {cfg}: prefill {prefill * 1000:.0f} ms, decode {tps:.1f} tokens/s ({n} tokens, batch 1)"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
