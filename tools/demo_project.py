@@ -69,6 +69,8 @@ def build_demo_project(seconds: float = 48.0):
         ("Bass", tone(seconds, [55, 55, 73.4, 65.4], 1.0, 3, 0.6, 0.5), 0.0, 0, None),
         ("Pads", tone(max(1.0, seconds - 8), [220, 261.6, 329.6, 196], 2.0, 5, 1.5, 0.25, -0.3), -3.0, 8, 2.0),
         ("Lead", tone(min(24.0, seconds), [440, 493.9, 523.3, 587.3, 659.3, 587.3], 0.5, 2, 0.25, 0.3, 0.2), -1.5, 16, 0.5),
+        ("Arp", tone(min(16.0, seconds), [523.3, 659.3, 784, 1046.5], 0.125, 3, 0.08, 0.2, 0.4), -4.0, 32, None),
+        ("Strings", tone(min(20.0, seconds), [196, 220, 174.6, 196], 4.0, 4, 3.0, 0.2, -0.5), -2.0, 4, 1.0),
     ]
     history = project.history
     for name, audio, gain, start_s, fade in parts:
@@ -100,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.screenshot:
         def grab() -> None:
             window.peaks.wait_idle()
+            window.timeline.zoom_to_fit()
             app.processEvents()
             window.transport.seek(13.0)
             window.timeline.view.set_selection(
