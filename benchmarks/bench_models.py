@@ -70,6 +70,7 @@ def _random_fill(module, dtype) -> None:
     """Materialise meta parameters cheaply: empty storage, then normal_(0, 1/sqrt(fan_in)) in place."""
     import torch
 
+    module.to(dtype)  # still on meta: nothing allocated, so the peak RSS is the target dtype's
     module.to_empty(device="cpu")
     with torch.no_grad():
         for name, param in module.named_parameters():
@@ -80,7 +81,6 @@ def _random_fill(module, dtype) -> None:
             else:
                 fan_in = param[0].numel() if param.ndim > 1 else param.shape[-1]
                 param.normal_(0.0, fan_in**-0.5)
-    module.to(dtype)
 
 
 def bench_dit(dtype_name: str, seconds: float) -> dict:
