@@ -276,6 +276,12 @@ class GenerationPipeline:
         source = None
         if req.source_audio is not None and not (isinstance(req.source_audio, str) and not req.source_audio):
             source = load_audio(req.source_audio, req.source_sample_rate, "source_audio")
+            if req.task == "repaint" and (req.repaint_end is None or req.repaint_end < 0):
+                length = source.shape[1] / C.SAMPLE_RATE - req.repaint_start
+                low, high = C.REPAINT_WINDOW_RANGE
+                if not low <= length <= high:
+                    raise ValidationError(f"repaint_start: the window to the end of the source is {length:g} s; "
+                                          f"it must be {low:g}–{high:g} s long")
         ctx.check_cancelled()
         # 3. plan
         plan = plan_task(req, source)

@@ -228,3 +228,18 @@ def test_base_guidance_variants_run(base):
 def test_turbo_step_rule(turbo):
     with pytest.raises(ValidationError, match="^steps:"):
         turbo(GenerationRequest(caption="x", steps=30))
+
+
+def test_reference_audio_changes_the_timbre_condition(turbo):
+    req = GenerationRequest(caption="x", duration=5.0, seeds=(5,))
+    with FastEncode(turbo):
+        plain = turbo(req).takes[0]
+        with_ref = turbo(req.with_changes(reference_audio=SHORT)).takes[0]
+        again = turbo(req.with_changes(reference_audio=SHORT)).takes[0]
+    assert not np.allclose(plain.latents, with_ref.latents)
+    assert np.array_equal(with_ref.audio, again.audio)  # the random 10 s windows are seeded per take
+
+
+def test_repaint_to_the_end_checks_the_window_length(turbo):
+    with pytest.raises(ValidationError, match="^repaint_start:"):
+        turbo(GenerationRequest(task="repaint", source_audio=SHORT, repaint_start=0.0, repaint_end=-1, seeds=(1,)))
