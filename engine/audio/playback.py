@@ -290,6 +290,8 @@ class Player:
             seg = m - done
             if loop is not None and loop.start <= pos < loop.end:
                 seg = min(seg, loop.end - pos)
+            elif loop is not None and pos < loop.start:
+                seg = min(seg, loop.start - pos)  # enter the loop on its own segment
             for j in range(-(-done // n), -(-(done + seg) // n)):  # blocks starting in this segment
                 starts[j] = pos + (j * n - done)
             self._mixer.render(plan, pos, buf[:, done : done + seg])

@@ -126,6 +126,12 @@ def test_loop_wraps_sample_accurately(plan, ring, per_render):
     one_pass = render_range(plan, loop.start, loop.end)
     expected = np.concatenate([one_pass] * 4, axis=1)[:, : heard.shape[1]]
     assert np.array_equal(heard, expected)
+    entered = TimeRange(8000 + 100, 8000 + 200)  # playing into a tiny loop from before it
+    player.set_loop(entered)
+    player.seek(8000)
+    heard = play_blocks(player, stream, 2)
+    expected = np.concatenate([render_range(plan, 8000, 8100)] + [render_range(plan, 8100, 8200)] * 5, axis=1)
+    assert np.array_equal(heard, expected[:, : 2 * BLOCK])
     tiny = TimeRange(5000, 5100)  # shorter than a block: wraps several times per block
     player.set_loop(tiny)
     player.seek(5000)
