@@ -37,4 +37,8 @@ def run_app(argv: list[str]) -> int:
 
     window = MainWindow()
     window.show()
+    # `legato --open Song.legato` (the launcher passes what follows --open).
+    paths = [a for a in argv if not a.startswith("-")]
+    if paths:
+        window.documents.open_project(paths[0])
     return app.exec()

@@ -209,3 +209,15 @@ def test_drop_audio_file_creates_track_and_clip(window, qtbot, tmp_path):
     assert project.tracks == () and window.timeline.headers.headers == {}
     redo(window, qtbot)
     assert len(project.tracks) == 1
+
+
+def test_typing_a_track_name_renames_without_triggering_shortcuts(two_clip_window, qtbot):
+    window, ids = two_clip_window
+    edit = window.timeline.headers.headers[ids["A"][0]].name_edit
+    edit.setFocus()
+    edit.selectAll()
+    QTest.keyClicks(edit, "Sax solo")  # 'S' and space must type, not split/play
+    QTest.keyClick(edit, Qt.Key.Key_Return)
+    assert window.project.track(ids["A"][0]).name == "Sax solo"
+    assert len(window.project.clips()) == 2 and not window.transport.is_playing()
+    assert window.project.history.count == 1
