@@ -46,6 +46,8 @@ class RulerWidget(QWidget):
         self.update()
 
     def set_playhead(self, seconds: float) -> None:
+        if seconds == self.playhead_s:
+            return  # the 30 Hz timer calls this while stopped too: repaint only on change
         self.playhead_s = seconds
         self.update()
 

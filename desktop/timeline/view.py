@@ -114,6 +114,8 @@ class TimelineView(QGraphicsView):
         self.range_changed.emit(selection if selection is not None else NO_SELECTION)
 
     def set_playhead(self, seconds: float) -> None:
+        if seconds == self.playhead_s:
+            return
         old_x = self.geometry_.x_of(self.playhead_s)
         self.playhead_s = seconds
         new_x = self.geometry_.x_of(seconds)

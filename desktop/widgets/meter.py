@@ -39,11 +39,13 @@ class PeakMeter(QWidget):
     def set_levels(self, peaks: list[float] | tuple[float, ...]) -> None:
         """Linear peak amplitudes per channel (one value is shown on every channel)."""
         values = list(peaks) if len(peaks) == len(self.levels_db) else [max(peaks, default=0.0)] * len(self.levels_db)
+        before = (list(self.levels_db), list(self.hold_db))
         for i, amp in enumerate(values):
             db = to_db(float(amp))
             self.levels_db[i] = db
             self.hold_db[i] = max(db, self.hold_db[i] - HOLD_DECAY_DB)
-        self.update()
+        if (self.levels_db, self.hold_db) != before:  # silent and settled: no repaint at 30 Hz
+            self.update()
 
     def reset(self) -> None:
         self.levels_db = [FLOOR_DB] * len(self.levels_db)
