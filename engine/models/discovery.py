@@ -46,6 +46,17 @@ class ModelSet:
     vae: Path
     text_encoder: Path
     lm: Path | None = None
+    tokenizer: Path | None = None  # None: tokenizer files sit in the text_encoder folder
+
+
+def _bundled_parts(dit_folder: Path) -> dict[str, Path]:
+    """A diffusers pipeline folder may carry its own vae/, text_encoder/ and tokenizer/ subfolders."""
+    parts = {}
+    if (dit_folder / "model_index.json").is_file():
+        for name in ("vae", "text_encoder", "tokenizer"):
+            if (dit_folder / name).is_dir():
+                parts[name] = dit_folder / name
+    return parts
 
 
 def default_checkpoints_dir() -> Path:
@@ -133,6 +144,19 @@ def _problem(folder: Path, kind: str, layout: str) -> str | None:
     return None
 
 
+def _problem_weights(folder: Path) -> str | None:
+    from engine.models.checkpoint_files import check_safetensors_complete, weight_files
+
+    if not (folder / "config.json").is_file():
+        return f"missing file: {folder / 'config.json'}"
+    try:
+        for path in weight_files(folder):
+            check_safetensors_complete(path)
+    except CheckpointError as exc:
+        return str(exc)
+    return None
+
+
 def list_installed_models(path: Path | None = None) -> list[InstalledModel]:
     """Every model folder under the checkpoints folder, complete or not, sorted by kind then name."""
     root = find_checkpoints_dir(path or default_checkpoints_dir())
@@ -162,7 +186,13 @@ def resolve_model_set(path: Path | None = None, dit: str = DEFAULT_DIT, lm: str 
     """
     root = find_checkpoints_dir(path or default_checkpoints_dir())
     installed = {m.name: m for m in list_installed_models(root)}
-    wanted = [(dit, "dit"), (VAE_DIR, "vae"), (TEXT_ENCODER_DIR, "text_encoder")]
+    bundled = _bundled_parts(root / dit)
+    wanted = [(dit, "dit")]
+    if not ({"vae"} <= set(bundled) and VAE_DIR not in installed):
+        wanted.append((VAE_DIR, "vae"))
+    use_bundled_text = {"text_encoder", "tokenizer"} <= set(bundled) and TEXT_ENCODER_DIR not in installed
+    if not use_bundled_text:
+        wanted.append((TEXT_ENCODER_DIR, "text_encoder"))
     if lm:
         wanted.append((lm, "lm"))
     problems = []
@@ -174,11 +204,20 @@ def resolve_model_set(path: Path | None = None, dit: str = DEFAULT_DIT, lm: str 
             problems.append(f"{root / name} is a {model.kind}, not a {kind}")
         elif model.problem:
             problems.append(f"{name}: {model.problem}")
+    if "vae" in bundled and VAE_DIR not in installed:
+        problems.append(_problem(bundled["vae"], "vae", "original"))
+    if use_bundled_text:
+        if not (bundled["tokenizer"] / "tokenizer.json").is_file():
+            problems.append(f"missing file: {bundled['tokenizer'] / 'tokenizer.json'}")
+        problems.append(_problem_weights(bundled["text_encoder"]))
+    problems = [p for p in problems if p]
     if problems:
         raise CheckpointError(f"models missing in {root}:\n  " + "\n  ".join(problems))
+    vae_folder = root / VAE_DIR if (VAE_DIR in installed or "vae" not in bundled) else bundled["vae"]
     return ModelSet(
         dit=root / dit,
-        vae=root / VAE_DIR,
-        text_encoder=root / TEXT_ENCODER_DIR,
+        vae=vae_folder,
+        text_encoder=bundled["text_encoder"] if use_bundled_text else root / TEXT_ENCODER_DIR,
         lm=(root / lm) if lm else None,
+        tokenizer=bundled["tokenizer"] if use_bundled_text else None,
     )

@@ -46,9 +46,17 @@ class TextEncoder:
 
     @classmethod
     def load(
-        cls, folder: Path, dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu"
+        cls,
+        folder: Path,
+        dtype: torch.dtype = torch.float32,
+        device: str | torch.device = "cpu",
+        tokenizer_folder: Path | None = None,
     ) -> TextEncoder:
         """Load `Qwen3-Embedding-0.6B/` (config.json + model.safetensors + tokenizer.json) offline.
+
+        Args:
+            tokenizer_folder: where tokenizer.json lives if not in `folder` (diffusers pipelines keep
+                it in a sibling `tokenizer/` subfolder).
 
         Raises:
             CheckpointError: naming the folder/file when something is missing or unreadable.
@@ -58,13 +66,14 @@ class TextEncoder:
         from engine.models.checkpoint_files import check_safetensors_complete, weight_files
 
         folder = Path(folder)
-        for name in ("config.json", "tokenizer.json"):
-            if not (folder / name).is_file():
-                raise CheckpointError(f"missing file: {folder / name}")
+        tok_folder = Path(tokenizer_folder) if tokenizer_folder else folder
+        for path in (folder / "config.json", tok_folder / "tokenizer.json"):
+            if not path.is_file():
+                raise CheckpointError(f"missing file: {path}")
         for path in weight_files(folder):
             check_safetensors_complete(path)
         try:
-            tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+            tokenizer = AutoTokenizer.from_pretrained(str(tok_folder), local_files_only=True)
             model = AutoModel.from_pretrained(
                 str(folder), local_files_only=True, dtype=dtype, attn_implementation="sdpa"
             )

@@ -68,3 +68,24 @@ def test_cli_models_list(tree, capsys):
     (tree / "acestep-v15-base" / "model.safetensors").unlink()
     assert main(["models", "list", str(tree)]) == 1
     assert "BROKEN" in capsys.readouterr().out
+
+
+def test_diffusers_pipeline_folder_with_bundled_parts(tree, tmp_path):
+    """A diffusers pipeline folder alone (vae/, text_encoder/, tokenizer/ inside) resolves and loads."""
+    from engine.models.dit_loader import load_dit, save_dit_diffusers
+    from engine.models.text_encoder import TextEncoder
+
+    root = tmp_path / "only-diffusers"
+    pipe = save_dit_diffusers(load_dit(tree / "acestep-v15-turbo"), root / "acestep-v15-turbo-diffusers")
+    shutil.copytree(tree / "vae", pipe / "vae")
+    shutil.copytree(tree / "Qwen3-Embedding-0.6B", pipe / "text_encoder")
+    (pipe / "tokenizer").mkdir()
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        (pipe / "text_encoder" / name).rename(pipe / "tokenizer" / name)
+    model_set = resolve_model_set(root, dit="acestep-v15-turbo-diffusers")
+    assert model_set.vae == pipe / "vae" and model_set.tokenizer == pipe / "tokenizer"
+    text = TextEncoder.load(model_set.text_encoder, tokenizer_folder=model_set.tokenizer)
+    assert text.encode_captions(["hi"]).hidden_states.ndim == 3
+    (pipe / "tokenizer" / "tokenizer.json").unlink()
+    with pytest.raises(CheckpointError, match="tokenizer.json"):
+        resolve_model_set(root, dit="acestep-v15-turbo-diffusers")
