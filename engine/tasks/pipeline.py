@@ -294,10 +294,13 @@ class GenerationPipeline:
         ctx.check_cancelled()
         # 5. source / reference latents
         t0 = time.perf_counter()
-        if plan.target_wav is not None or req.reference_audio is not None:
+        encodes_audio = plan.target_wav is not None or req.reference_audio is not None
+        if encodes_audio:
             ctx.progress("vae encode", 0, 1)
         schedule = self.schedule_for(req)
         inputs, schedule = self.diffusion_inputs(plan, req, seeds, prompt, schedule)
+        if encodes_audio:
+            ctx.progress("vae encode", 1, 1)
         timings["vae_encode"] = time.perf_counter() - t0
         ctx.check_cancelled()
         # 6. noise
