@@ -427,3 +427,22 @@ def test_understand_from_audio_through_vae_and_dit_tokenizer(lm, tiny_checkpoint
     _check_metadata(result.metadata)
     with pytest.raises(ValidationError, match="stereo"):
         audio_to_codes(dit, vae, torch.zeros(48000))
+
+
+def test_unconstrained_think_still_parses(lm):
+    item = think(lm, _think_request(constrained=False, generate_codes=False, seed=2)).items[0]
+    assert item.metadata.duration == 2  # the user's value always wins
+    assert item.codes == ()
+
+
+def test_loading_errors_and_genre_vocabulary(tmp_path):
+    from engine.planner.lm import find_lm_folder, read_genres_vocab
+
+    with pytest.raises(CheckpointError, match="does not exist"):
+        find_lm_folder(tmp_path / "nowhere")
+    with pytest.raises(CheckpointError, match="no planner LM"):
+        find_lm_folder(tmp_path)
+    vocab_file = tmp_path / "genres_vocab.txt"
+    vocab_file.write_text("# comment\nPop\nhip hop\n\nlo-fi, chill\npop\n", encoding="utf-8")
+    assert read_genres_vocab(vocab_file) == ("pop", "hip hop", "lo-fi, chill")
+    assert read_genres_vocab(tmp_path / "missing.txt") is None
