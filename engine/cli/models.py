@@ -36,7 +36,7 @@ def _make_tiny(args: argparse.Namespace) -> int:
 
 
 def _list_models(args: argparse.Namespace) -> int:
-    from engine.models.discovery import find_checkpoints_dir, list_installed_models, default_checkpoints_dir
+    from engine.models.discovery import default_checkpoints_dir, find_checkpoints_dir, list_installed_models
 
     root = find_checkpoints_dir(args.directory or default_checkpoints_dir())
     models = list_installed_models(root)
