@@ -36,7 +36,7 @@ class TimeSelection:
         )
 
 
-# NOTE: emitted instead of None through Signal(object): PySide6 mis-counts references to None
-# passed through object-typed signals on Python 3.11 (a later GC aborts with "deallocating
-# None"). An empty selection (length 0) means "nothing selected" everywhere.
+# An empty selection (length 0) means "nothing selected" everywhere, so range_changed always
+# carries a TimeSelection and receivers need no None checks. (It was introduced while
+# PySide6 6.12.0, now excluded in pyproject.toml, mis-counted None passed through signals.)
 NO_SELECTION = TimeSelection(0.0, 0.0, 0, 0)
