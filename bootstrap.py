@@ -47,7 +47,7 @@ def check(cmd: list[str]) -> None:
 
 
 def ensure_venv() -> Path:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - runs under whatever python3 the user has
         sys.exit("Legato needs Python 3.11 or newer.")
     py = venv_python()
     if not py.exists():
