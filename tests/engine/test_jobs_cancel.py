@@ -18,6 +18,7 @@ from engine.jobs import (
     JobStarted,
     JobState,
 )
+from tests.engine.event_recorder import Recorder
 
 WAIT_S = 10.0
 
@@ -60,19 +61,6 @@ class Uninterruptible(SlowDiffusion):
     can_cancel: ClassVar[bool] = False
 
 
-class Recorder:
-    def __init__(self):
-        self.events = []
-        self._lock = threading.Lock()
-        self.final = threading.Event()
-
-    def __call__(self, event):
-        with self._lock:
-            self.events.append(event)
-
-    def of(self, job_id):
-        with self._lock:
-            return [e for e in self.events if e.job_id == job_id]
 
 
 @pytest.fixture

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import pytest
 
@@ -12,23 +10,12 @@ from engine.jobs.generation import PIPELINE_VARIANT, GenerateJob
 
 pytest.importorskip("torch")
 from engine.tasks.request import GenerationRequest  # noqa: E402 - after the torch check
+from tests.engine.event_recorder import Recorder
 
 WAIT_S = 120.0
 SECONDS = 6.0  # the pipeline never makes less than 5.12 s
 
 
-class Recorder:
-    def __init__(self):
-        self.events = []
-        self._lock = threading.Lock()
-
-    def __call__(self, event):
-        with self._lock:
-            self.events.append(event)
-
-    def of(self, job_id):
-        with self._lock:
-            return [e for e in self.events if e.job_id == job_id]
 
 
 def _request(**changes):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 
 from engine.jobs import JobCancelled, JobFailed, JobFinished, JobProgress, JobQueue, JobQueued, ModelCache
@@ -11,23 +9,12 @@ from engine.jobs.planning import PLANNER_VARIANT, CreateSampleJob, FormatSampleJ
 
 pytest.importorskip("torch")
 from engine.planner.think import ThinkRequest  # noqa: E402 - after the torch check
+from tests.engine.event_recorder import Recorder
 
 WAIT_S = 120.0
 pytestmark = pytest.mark.slow  # the tiny LM's tokenizer alone takes seconds to load (transformers)
 
 
-class Recorder:
-    def __init__(self):
-        self.events = []
-        self._lock = threading.Lock()
-
-    def __call__(self, event):
-        with self._lock:
-            self.events.append(event)
-
-    def of(self, job_id):
-        with self._lock:
-            return [e for e in self.events if e.job_id == job_id]
 
 
 def _think(seed: int = 3, **changes) -> ThinkRequest:

@@ -23,6 +23,7 @@ from engine.jobs import (
     JobStarted,
     JobState,
 )
+from tests.engine.event_recorder import Recorder
 
 WAIT_S = 10.0
 
@@ -50,24 +51,6 @@ class StepJob(JobSpec):
         return self.result
 
 
-class Recorder:
-    """A thread-safe sink that remembers each event and the thread it arrived on."""
-
-    def __init__(self):
-        self.events = []
-        self.threads = []
-        self._lock = threading.Lock()
-
-    def __call__(self, event):
-        with self._lock:
-            self.events.append(event)
-            self.threads.append(threading.current_thread().name)
-
-    def of(self, job_id):
-        return [e for e in self.events if e.job_id == job_id]
-
-    def types(self, job_id):
-        return [type(e).__name__ for e in self.of(job_id)]
 
 
 @pytest.fixture
