@@ -1,1 +1,0 @@
-"""desktop.panels (see ARCHITECTURE.md)."""

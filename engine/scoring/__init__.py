@@ -1,1 +1,0 @@
-"""engine.scoring (see ARCHITECTURE.md)."""

@@ -1,1 +1,0 @@
-"""engine.training (see ARCHITECTURE.md)."""
