@@ -5,7 +5,9 @@ from __future__ import annotations
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 AUDIO_FILTER = "Audio files (*.wav *.flac *.ogg *.mp3 *.aif *.aiff);;All files (*)"
-EXPORT_FILTER = "WAV (*.wav);;FLAC (*.flac);;MP3 (*.mp3)"
+# The export dialog already chose the format; the file picker only filters for its suffix.
+EXPORT_FILTERS = {"wav16": "WAV (*.wav)", "wav24": "WAV (*.wav)", "wav32f": "WAV (*.wav)",
+                  "flac": "FLAC (*.flac)", "mp3": "MP3 (*.mp3)"}
 
 
 def show_error(parent: QWidget | None, title: str, message: str) -> None:
@@ -57,10 +59,26 @@ def ask_import_paths(parent: QWidget | None) -> list[str]:
     return paths
 
 
-def ask_export_path(parent: QWidget | None, suggested: str) -> str:
-    path, _ = QFileDialog.getSaveFileName(parent, "Export mix", suggested, EXPORT_FILTER)
+def ask_export_path(parent: QWidget | None, suggested: str, fmt: str = "wav24") -> str:
+    # No overwrite question here: the export dialog asks once, when Export is pressed.
+    path, _ = QFileDialog.getSaveFileName(parent, "Export mix as", suggested, EXPORT_FILTERS.get(fmt, ""),
+                                          options=QFileDialog.Option.DontConfirmOverwrite)
     return path
 
 
-def ask_export_folder(parent: QWidget | None) -> str:
-    return QFileDialog.getExistingDirectory(parent, "Export stems into folder")
+def ask_export_folder(parent: QWidget | None, start: str = "") -> str:
+    return QFileDialog.getExistingDirectory(parent, "Export stems into folder", start)
+
+
+def ask_overwrite(parent: QWidget | None, names: list[str]) -> bool:
+    """True when the musician agrees to replace existing files (export writes them anew)."""
+    listed = "\n".join(names[:6]) + (f"\n… and {len(names) - 6} more" if len(names) > 6 else "")
+    what = "This file already exists" if len(names) == 1 else f"These {len(names)} files already exist"
+    answer = QMessageBox.question(
+        parent,
+        "Replace existing files?",
+        f"{what}:\n\n{listed}\n\nReplace {'it' if len(names) == 1 else 'them'}?",
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+        QMessageBox.StandardButton.Cancel,
+    )
+    return answer == QMessageBox.StandardButton.Yes

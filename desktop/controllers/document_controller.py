@@ -12,14 +12,16 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, QTimer
+from PySide6.QtCore import QObject, QSettings, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QProgressDialog
 
 from desktop import dialogs
+from desktop.export_dialog import ExportChoice, ExportDialog, ExportMemory
+from desktop.timeline.grid import format_seconds
 from engine.errors import Cancelled, LegatoError
 from engine.project import Project
 from engine.project.commands import AddClip, AddTrack
-from engine.timebase import seconds_to_samples
+from engine.timebase import samples_to_seconds, seconds_to_samples
 
 AUTOSAVE_INTERVAL_MS = 30_000
 
@@ -35,6 +37,8 @@ class DocumentController(QObject):
         self._autosave_timer.setInterval(AUTOSAVE_INTERVAL_MS)
         self._autosave_timer.timeout.connect(self.autosave_now)
         self._autosaver = None
+        # Export choices are remembered here; tests point it at a temporary .ini file.
+        self.export_settings = QSettings("Legato", "Legato")
 
     def wire_actions(self, a) -> None:
         a.new.triggered.connect(self.new_project)
@@ -195,30 +199,100 @@ class DocumentController(QObject):
         return clip_ids
 
     # --- export ----------------------------------------------------------------------------
-    def export_mix(self, path: str | None = None, fmt: str | None = None) -> bool:
-        path = path or dialogs.ask_export_path(self.window, f"{self.project.name}.wav")
-        if not path:
-            return False
+    def export_mix(self, path: str | None = None, fmt: str | None = None) -> bool | None:
+        """Export the mix: to `path` directly (scripts, tests), or via the export dialog.
+
+        With the dialog it returns None at once; the export runs when the dialog is accepted.
+        """
+        if path is None:
+            self.open_export_dialog("mix")
+            return None
         from desktop.controllers import engine_io
 
-        fmt = fmt or engine_io.format_for(path)
-        return self._with_progress("Exporting mix…", lambda cb: engine_io.export_mix(self.project, path, fmt, cb))
+        return self._export(ExportChoice("mix", fmt or engine_io.format_for(path), Path(path), False))
 
-    def export_stems(self, folder: str | None = None, fmt: str = "wav24") -> bool:
-        folder = folder or dialogs.ask_export_folder(self.window)
-        if not folder:
-            return False
-        from desktop.controllers import engine_io
+    def export_stems(self, folder: str | None = None, fmt: str = "wav24") -> bool | None:
+        """Export one file per track into `folder` directly, or via the export dialog."""
+        if folder is None:
+            self.open_export_dialog("stems")
+            return None
+        return self._export(ExportChoice("stems", fmt, Path(folder), False))
 
-        return self._with_progress(
-            "Exporting stems…", lambda cb: engine_io.export_stems(self.project, folder, fmt, cb)
+    def open_export_dialog(self, kind: str) -> ExportDialog:
+        """Show the export options (window-modal, non-blocking); Export runs `_export`.
+
+        The dialog starts from the last export's format and folders (QSettings) and offers
+        the time selection when there is one.
+        """
+        from engine.audio.render_plan import build_render_plan
+
+        memory = ExportMemory(self.export_settings)
+        plan = build_render_plan(self.project)
+        selection = self.window.selection.time_range
+        mix_folder = memory.folder("mix") or _home()
+        stems_folder = memory.folder("stems") or str(Path(mix_folder) / f"{self.project.name} stems")
+        dialog = ExportDialog(
+            self.window,
+            kind=kind,
+            fmt=memory.fmt,
+            mix_path=str(Path(mix_folder) / f"{self.project.name}.wav"),
+            stems_folder=stems_folder,
+            whole_text=_describe_range(0, plan.length),
+            selection_text=_describe_range(selection.start, selection.end) if selection and selection.length else None,
+            use_selection=memory.use_selection,
+            stem_names=lambda fmt: _stem_names(plan, self.project, fmt),
         )
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
 
-    def _with_progress(self, label: str, work) -> bool:
+        def on_accepted() -> None:
+            choice = dialog.choice()
+            memory.remember(choice)
+            self._export(choice)
+
+        dialog.accepted.connect(on_accepted)
+        dialog.open()
+        return dialog
+
+    def _export(self, choice: ExportChoice) -> bool:
+        """Map a choice onto the engine's exporter, behind the progress dialog."""
+        from desktop.controllers import engine_io
+
+        project, fmt, dest = self.project, choice.fmt, choice.destination
+        if choice.kind == "stems":
+            from engine.audio.render_plan import build_render_plan
+
+            names = _stem_names(build_render_plan(project), project, fmt)
+            existing = [n for n in names if (dest / n).exists()]
+            if existing and not dialogs.ask_overwrite(self.window, existing):
+                return False
+            try:
+                dest.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                dialogs.show_error(self.window, "Export failed", f"Could not create the folder {dest}: {exc}")
+                return False
+            return self._with_progress(
+                "Exporting stems…",
+                lambda cb: engine_io.export_stems(project, str(dest), fmt, cb),
+                parts=len(names),
+                done_text=f"Exported {len(names)} stems to {dest}",
+            )
+        if dest.exists() and not dialogs.ask_overwrite(self.window, [dest.name]):
+            return False
+        rng = self.window.selection.time_range if choice.use_selection else None
+        if rng is None:
+            work = lambda cb: engine_io.export_mix(project, str(dest), fmt, cb)  # noqa: E731
+        else:
+            work = lambda cb: _export_mix_range(project, dest, fmt, rng.start, rng.end, cb)  # noqa: E731
+        return self._with_progress("Exporting mix…", work, done_text=f"Exported the mix to {dest}")
+
+    def _with_progress(self, label: str, work, parts: int = 1, done_text: str = "Export finished") -> bool:
         """Run an export on the main thread with a modal progress dialog that can cancel it.
 
         The exporter calls `progress(done, total)` per block; processing events there keeps
-        the window alive and lets the Cancel button reach the exporter (Cancelled).
+        the window alive and lets the Cancel button reach the exporter (Cancelled). Stems
+        report per stem (done restarts at 1 for each), so with `parts` > 1 the bar shows the
+        whole job: part index + fraction of the current part.
         """
         dialog = QProgressDialog(label, "Cancel", 0, 1000, self.window)
         dialog.setObjectName("exportProgress")
@@ -226,8 +300,16 @@ class DocumentController(QObject):
         dialog.setMinimumDuration(0)
         dialog.setValue(0)
 
+        state = {"part": 0, "finished": False}
+
         def progress(done: int, total: int) -> None:
-            dialog.setValue(int(1000 * done / max(1, total)))
+            if state["finished"]:  # the last part reported done == total: this is the next one
+                state["part"] = min(parts - 1, state["part"] + 1)
+            state["finished"] = done >= total
+            if parts > 1:
+                dialog.setLabelText(f"Exporting stem {state['part'] + 1} of {parts}…")
+            fraction = (state["part"] + done / max(1, total)) / max(1, parts)
+            dialog.setValue(int(1000 * fraction))
             QApplication.processEvents()
             if dialog.wasCanceled():
                 raise Cancelled("export cancelled")
@@ -243,13 +325,45 @@ class DocumentController(QObject):
         finally:
             dialog.close()
             dialog.deleteLater()
-        self.window.show_status("Export finished")
+        self.window.show_status(done_text)
         return True
 
     def shutdown(self) -> None:
         self._autosave_timer.stop()
         if self._autosaver is not None:
             self._autosaver.discard()  # a clean exit leaves nothing to recover
+
+
+def _export_mix_range(project, path: Path, fmt: str, start: int, end: int, progress) -> None:
+    """The mix over [start, end) samples. engine_io.export_mix has no range argument (its owner
+    may add one); engine.audio.export.export_mix does, so call it with the same context."""
+    from engine.audio.export import export_mix as engine_export_mix
+    from engine.audio.render_plan import build_render_plan
+    from engine.jobs.context import JobContext
+
+    ctx = JobContext(on_progress=lambda p: progress(p.step, p.total))
+    engine_export_mix(build_render_plan(project), path, fmt, ctx=ctx, start=start, end=end)
+
+
+def _stem_names(plan, project, fmt: str) -> list[str]:
+    """The file names export_stems writes, in the same order, for the dialog and the overwrite check."""
+    from engine.audio.export import stem_file_name
+
+    names = {t.id: t.name for t in project.tracks}
+    return [stem_file_name(i, names.get(tid, tid), fmt) for i, tid in enumerate(plan.track_ids)]
+
+
+def _describe_range(start: int, end: int) -> str:
+    """'0:04.000 – 0:12.000 (8.0 s)' for samples at 48 kHz."""
+    a, b = samples_to_seconds(start), samples_to_seconds(end)
+    return f"{format_seconds(a, True)} – {format_seconds(b, True)}  ({b - a:.1f} s)"
+
+
+def _home() -> str:
+    from PySide6.QtCore import QStandardPaths
+
+    music = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.MusicLocation)
+    return music if music and Path(music).is_dir() else str(Path.home())
 
 
 def _default_recovery_dir() -> Path:

@@ -1,0 +1,334 @@
+"""The export options dialog: what to export (mix or stems), format, range, destination.
+
+A thin form. It knows nothing about the engine: the controller gives it the texts to show
+(project length, the time selection, the stem file names for a format) and reads back an
+`ExportChoice`; the controller then maps that choice onto engine.audio.export. What was chosen
+last time is kept in QSettings by `ExportMemory`, so the next export starts from it.
+
+Range applies to the mix only: engine.audio.export.export_stems renders every stem over the
+whole project (stems must line up when dragged into another DAW), so the dialog says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QRadioButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop import dialogs
+
+# (engine format name, what a musician reads, a one-line hint). Order = menu order.
+FORMATS: tuple[tuple[str, str, str], ...] = (
+    ("wav16", "WAV 16-bit", "CD quality; the most compatible WAV."),
+    ("wav24", "WAV 24-bit", "Studio standard; more headroom than 16-bit."),
+    ("wav32f", "WAV 32-bit float", "Exact copy of the mix; for further processing."),
+    ("flac", "FLAC", "Lossless (24-bit), about half the size of WAV."),
+    ("mp3", "MP3", "Lossy and small; for sharing, not for mastering."),
+)
+SUFFIXES = {"wav16": ".wav", "wav24": ".wav", "wav32f": ".wav", "flac": ".flac", "mp3": ".mp3"}
+DEFAULT_FORMAT = "wav24"
+
+
+@dataclass(frozen=True)
+class ExportChoice:
+    """What the musician asked for. `destination` is a file (mix) or a folder (stems);
+    `use_selection` is only ever True for a mix when a time selection exists."""
+
+    kind: str  # "mix" | "stems"
+    fmt: str  # a key of FORMATS
+    destination: Path
+    use_selection: bool
+
+
+def with_suffix_for(path: str, fmt: str) -> str:
+    """'song.wav' + flac -> 'song.flac'; a name without a known audio suffix gets one added."""
+    if not path.strip():
+        return path
+    p = Path(path)
+    if p.suffix.lower() in (".wav", ".flac", ".mp3"):
+        p = p.with_suffix("")
+    return str(p) + SUFFIXES[fmt]
+
+
+class ExportMemory:
+    """Last export's choices in QSettings: format, mix folder, stems folder, range preference."""
+
+    def __init__(self, settings: QSettings) -> None:
+        self.settings = settings
+
+    def _get(self, key: str, default: str) -> str:
+        value = self.settings.value(f"export/{key}", default)
+        return str(value) if value is not None else default
+
+    @property
+    def fmt(self) -> str:
+        fmt = self._get("format", DEFAULT_FORMAT)
+        return fmt if fmt in SUFFIXES else DEFAULT_FORMAT
+
+    def folder(self, kind: str) -> str:
+        return self._get(f"{kind}_folder", "")
+
+    @property
+    def use_selection(self) -> bool:
+        return self._get("use_selection", "false") == "true"
+
+    def remember(self, choice: ExportChoice) -> None:
+        s = self.settings
+        s.setValue("export/format", choice.fmt)
+        folder = choice.destination if choice.kind == "stems" else choice.destination.parent
+        s.setValue(f"export/{choice.kind}_folder", str(folder))
+        if choice.kind == "mix":
+            s.setValue("export/use_selection", "true" if choice.use_selection else "false")
+        s.sync()
+
+
+class ExportDialog(QDialog):
+    """Mix or stems, format, range, destination; `choice()` after it is accepted.
+
+    Args:
+        kind: the preselected "mix" or "stems" (the menu item used).
+        fmt: the preselected format.
+        mix_path: suggested file for the mix.
+        stems_folder: suggested folder for stems.
+        whole_text: e.g. "0:00.000 – 0:10.000 (10.0 s)".
+        selection_text: the time selection, described the same way, or None when there is none.
+        use_selection: preselect the time selection (when there is one).
+        stem_names: fmt -> the file names export_stems will write, in track order.
+    """
+
+    def __init__(
+        self,
+        parent: QWidget | None,
+        *,
+        kind: str,
+        fmt: str,
+        mix_path: str,
+        stems_folder: str,
+        whole_text: str,
+        selection_text: str | None,
+        use_selection: bool,
+        stem_names: Callable[[str], list[str]],
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("exportDialog")
+        self.setWindowTitle("Export")
+        self._stem_names = stem_names
+        self._has_selection = selection_text is not None
+
+        # What
+        self.mix_radio = QRadioButton("Mix — one file of everything you hear")
+        self.stems_radio = QRadioButton("Stems — one file per track")
+        self._kind_group = QButtonGroup(self)
+        for b in (self.mix_radio, self.stems_radio):
+            self._kind_group.addButton(b)
+        what = _column(self.mix_radio, self.stems_radio)
+
+        # Format
+        self.format_combo = QComboBox()
+        for key, label, _hint in FORMATS:
+            self.format_combo.addItem(label, key)
+        self.format_hint = _hint_label()
+        fmt_box = _column(self.format_combo, self.format_hint)
+
+        # Range
+        self.whole_radio = QRadioButton(f"Whole project   {whole_text}")
+        self.selection_radio = QRadioButton(
+            f"Time selection   {selection_text}" if selection_text else "Time selection   (none — drag on the ruler or a lane to make one)"
+        )
+        self._range_group = QButtonGroup(self)
+        for b in (self.whole_radio, self.selection_radio):
+            self._range_group.addButton(b)
+        self.range_hint = _hint_label()
+        range_box = _column(self.whole_radio, self.selection_radio, self.range_hint)
+
+        # Destination: a file for the mix, a folder for stems
+        self.path_edit = QLineEdit()
+        self.path_edit.setObjectName("exportPath")
+        self.path_edit.setMinimumWidth(420)
+        self.browse_button = QPushButton("Choose…")
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.path_edit, 1)
+        row.addWidget(self.browse_button)
+        self.files_label = _hint_label()
+        self.files_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        dest_box = QWidget()
+        dest_col = QVBoxLayout(dest_box)
+        dest_col.setContentsMargins(0, 0, 0, 0)
+        dest_col.addLayout(row)
+        dest_col.addWidget(self.files_label)
+
+        self.error_label = QLabel()
+        self.error_label.setObjectName("exportError")
+        self.error_label.setStyleSheet("color: #ff7a7a;")
+        self.error_label.setWordWrap(True)
+        self.error_label.hide()
+
+        form = QFormLayout()
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
+        form.setVerticalSpacing(14)
+        form.addRow("Export:", what)
+        form.addRow("Format:", fmt_box)
+        form.addRow("Range:", range_box)
+        self.dest_title = QLabel()
+        form.addRow(self.dest_title, dest_box)
+
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        self.export_button = self.buttons.addButton("Export", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.export_button.setDefault(True)
+        self.buttons.accepted.connect(self._try_accept)
+        self.buttons.rejected.connect(self.reject)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.error_label)
+        layout.addWidget(self.buttons)
+
+        # The two destinations are kept apart so switching mix <-> stems loses neither.
+        self._paths = {"mix": with_suffix_for(mix_path, fmt), "stems": stems_folder}
+        self._kind = kind
+        (self.stems_radio if kind == "stems" else self.mix_radio).setChecked(True)
+        self.format_combo.setCurrentIndex(max(0, self.format_combo.findData(fmt)))
+        (self.selection_radio if use_selection and self._has_selection else self.whole_radio).setChecked(True)
+        self.path_edit.setText(self._paths[kind])
+
+        self._kind_group.buttonToggled.connect(self._on_kind)
+        self.format_combo.currentIndexChanged.connect(self._on_format)
+        self.browse_button.clicked.connect(self._browse)
+        self.path_edit.textChanged.connect(self._refresh_files)
+        self._refresh()
+
+    # --- reading back ----------------------------------------------------------------------
+    @property
+    def kind(self) -> str:
+        return "stems" if self.stems_radio.isChecked() else "mix"
+
+    @property
+    def fmt(self) -> str:
+        return str(self.format_combo.currentData())
+
+    def choice(self) -> ExportChoice:
+        path = self.path_edit.text().strip()
+        if self.kind == "mix":
+            path = with_suffix_for(path, self.fmt)
+        return ExportChoice(
+            kind=self.kind,
+            fmt=self.fmt,
+            destination=Path(path).expanduser(),
+            use_selection=self.kind == "mix" and self._has_selection and self.selection_radio.isChecked(),
+        )
+
+    # --- reactions -------------------------------------------------------------------------
+    def _on_kind(self, _button, checked: bool) -> None:
+        if not checked:
+            return
+        self._paths[self._kind] = self.path_edit.text()
+        self._kind = self.kind
+        self.path_edit.setText(self._paths[self._kind])
+        self._refresh()
+
+    def _on_format(self) -> None:
+        if self.kind == "mix":
+            self.path_edit.setText(with_suffix_for(self.path_edit.text(), self.fmt))
+        self._refresh()
+
+    def _refresh(self) -> None:
+        stems = self.kind == "stems"
+        self.format_hint.setText(dict((k, h) for k, _l, h in FORMATS)[self.fmt])
+        self.dest_title.setText("Folder:" if stems else "File:")
+        self.path_edit.setPlaceholderText("a folder for the stem files" if stems else "the file to write")
+        # Stems always span the whole project so they line up; the range choice is for the mix.
+        self.whole_radio.setEnabled(not stems)
+        self.selection_radio.setEnabled(not stems and self._has_selection)
+        if stems:
+            self.range_hint.setText("Stems always cover the whole project, so they line up when imported together.")
+        else:
+            self.range_hint.setText("")
+        self.range_hint.setVisible(stems)
+        self.export_button.setText("Export Stems" if stems else "Export Mix")
+        self._refresh_files()
+        self.adjustSize()
+
+    def _refresh_files(self) -> None:
+        self.error_label.hide()
+        if self.kind == "mix":
+            self.files_label.setVisible(False)
+            return
+        names = self._stem_names(self.fmt)
+        if not names:
+            text = "The project has no tracks: nothing to write."
+        else:
+            shown = ", ".join(names[:4])
+            more = f" and {len(names) - 4} more" if len(names) > 4 else ""
+            text = f"Writes {len(names)} file{'s' if len(names) != 1 else ''}: {shown}{more}"
+        self.files_label.setText(text)
+        self.files_label.setVisible(True)
+
+    def _browse(self) -> None:
+        current = self.path_edit.text().strip()
+        if self.kind == "stems":
+            chosen = dialogs.ask_export_folder(self, current)
+        else:
+            chosen = dialogs.ask_export_path(self, current, self.fmt)
+            chosen = with_suffix_for(chosen, self.fmt) if chosen else chosen
+        if chosen:
+            self.path_edit.setText(chosen)
+
+    def _try_accept(self) -> None:
+        """Accept only a usable destination; say what is wrong right here, not in a popup."""
+        problem = self._problem()
+        if problem:
+            self.error_label.setText(problem)
+            self.error_label.show()
+            return
+        self.accept()
+
+    def _problem(self) -> str:
+        text = self.path_edit.text().strip()
+        if not text:
+            return "Choose a folder for the stems." if self.kind == "stems" else "Choose a file name for the mix."
+        path = Path(text).expanduser()
+        if self.kind == "stems":
+            if path.exists() and not path.is_dir():
+                return f"{path} is a file, not a folder."
+            if not self._stem_names(self.fmt):
+                return "The project has no tracks, so there are no stems to export."
+            return ""
+        if path.is_dir():
+            return f"{path} is a folder; type a file name for the mix."
+        if not path.parent.is_dir():
+            return f"The folder {path.parent} does not exist."
+        return ""
+
+
+def _column(*widgets: QWidget) -> QWidget:
+    box = QWidget()
+    col = QVBoxLayout(box)
+    col.setContentsMargins(0, 0, 0, 0)
+    col.setSpacing(4)
+    for w in widgets:
+        col.addWidget(w)
+    return box
+
+
+def _hint_label() -> QLabel:
+    label = QLabel()
+    label.setWordWrap(True)
+    label.setStyleSheet("color: palette(placeholder-text);")
+    return label
