@@ -31,6 +31,9 @@ def _install_excepthook() -> None:
 
 
 def run_app(argv: list[str]) -> int:
+    from engine.quiet_imports import quiet_third_party_imports
+
+    quiet_third_party_imports()
     app = create_application(argv)
     _install_excepthook()
     from desktop.main_window import MainWindow

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from engine.errors import LegatoError as UserFacingError
+from engine.quiet_imports import quiet_third_party_imports
 
 SUBCOMMAND_MODULES: tuple[str, ...] = ("models", "plan", "generate")
 
@@ -27,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 def main(argv: list[str] | None = None) -> int:
+    quiet_third_party_imports()
     parser = build_parser()
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     if not getattr(args, "func", None):
@@ -40,6 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     except UserFacingError as exc:  # a clear message, not a traceback
         print(f"legato: error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # Output piped into `head` and closed early: not an error. Point stdout at devnull so
+        # the interpreter's final flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 if __name__ == "__main__":
     sys.exit(main())
