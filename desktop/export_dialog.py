@@ -43,6 +43,7 @@ FORMATS: tuple[tuple[str, str, str], ...] = (
 )
 SUFFIXES = {"wav16": ".wav", "wav24": ".wav", "wav32f": ".wav", "flac": ".flac", "mp3": ".mp3"}
 DEFAULT_FORMAT = "wav24"
+STEM_LINES = 6  # stem file names listed in the dialog before "… and N more"
 
 
 @dataclass(frozen=True)
@@ -203,9 +204,10 @@ class ExportDialog(QDialog):
         # The two destinations are kept apart so switching mix <-> stems loses neither.
         self._paths = {"mix": with_suffix_for(mix_path, fmt), "stems": stems_folder}
         self._kind = kind
+        self._mix_uses_selection = use_selection and self._has_selection
         (self.stems_radio if kind == "stems" else self.mix_radio).setChecked(True)
         self.format_combo.setCurrentIndex(max(0, self.format_combo.findData(fmt)))
-        (self.selection_radio if use_selection and self._has_selection else self.whole_radio).setChecked(True)
+        (self.selection_radio if self._mix_uses_selection and kind == "mix" else self.whole_radio).setChecked(True)
         self.path_edit.setText(self._paths[kind])
 
         self._kind_group.buttonToggled.connect(self._on_kind)
@@ -240,6 +242,12 @@ class ExportDialog(QDialog):
             return
         self._paths[self._kind] = self.path_edit.text()
         self._kind = self.kind
+        # Stems are whole-project: show that, and give the mix its own range choice back later.
+        if self._kind == "stems":
+            self._mix_uses_selection = self.selection_radio.isChecked()
+            self.whole_radio.setChecked(True)
+        elif self._mix_uses_selection:
+            self.selection_radio.setChecked(True)
         self.path_edit.setText(self._paths[self._kind])
         self._refresh()
 
@@ -274,9 +282,13 @@ class ExportDialog(QDialog):
         if not names:
             text = "The project has no tracks: nothing to write."
         else:
-            shown = ", ".join(names[:4])
-            more = f" and {len(names) - 4} more" if len(names) > 4 else ""
-            text = f"Writes {len(names)} file{'s' if len(names) != 1 else ''}: {shown}{more}"
+            # One name a line (they are what the musician will look for in the folder); a long
+            # track list is cut so the dialog keeps its size.
+            shown = names if len(names) <= STEM_LINES else names[: STEM_LINES - 1]
+            lines = [f"Writes {len(names)} file{'s' if len(names) != 1 else ''} into this folder:", *shown]
+            if len(shown) < len(names):
+                lines.append(f"… and {len(names) - len(shown)} more")
+            text = "\n".join(lines)
         self.files_label.setText(text)
         self.files_label.setVisible(True)
 
@@ -330,5 +342,6 @@ def _column(*widgets: QWidget) -> QWidget:
 def _hint_label() -> QLabel:
     label = QLabel()
     label.setWordWrap(True)
-    label.setStyleSheet("color: palette(placeholder-text);")
+    # A muted but readable grey on the dark theme (placeholder-text grey was near-invisible).
+    label.setStyleSheet("color: #a8adb4;")
     return label

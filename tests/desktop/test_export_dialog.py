@@ -110,7 +110,7 @@ def test_stems_as_flac_write_one_file_per_track_over_the_whole_project(export_wi
     assert dialog.dest_title.text() == "Folder:"
     assert not dialog.selection_radio.isEnabled() and "whole project" in dialog.range_hint.text()
     choose(dialog, "FLAC")
-    assert "01 A.flac, 02 B.flac" in dialog.files_label.text()
+    assert dialog.files_label.text().splitlines()[1:] == ["01 A.flac", "02 B.flac"]
     folder = tmp_path / "stems"  # does not exist yet: export creates it
     type_destination(dialog, qtbot, str(folder))
     press_export(dialog, qtbot)
@@ -132,6 +132,11 @@ def test_mix_of_the_time_selection_only(export_window, qtbot, tmp_path):
     dialog = open_export(window, qtbot)
     assert "0:01.000 – 0:03.000" in dialog.selection_radio.text()
     click_radio(qtbot, dialog.selection_radio)
+    # Stems are whole-project only; going back to the mix restores the selection choice.
+    click_radio(qtbot, dialog.stems_radio)
+    assert dialog.whole_radio.isChecked() and not dialog.selection_radio.isEnabled()
+    click_radio(qtbot, dialog.mix_radio)
+    assert dialog.selection_radio.isChecked()
     choose(dialog, "WAV 32-bit float")
     out = tmp_path / "part.wav"
     type_destination(dialog, qtbot, str(out))
@@ -146,6 +151,8 @@ def test_cancel_in_the_dialog_writes_nothing(export_window, qtbot, tmp_path):
     window, _ = export_window
     dialog = open_export(window, qtbot)
     type_destination(dialog, qtbot, str(tmp_path / "never.wav"))
+    choose(dialog, "MP3")
+    assert dialog.path_edit.text() == str(tmp_path / "never.mp3")  # the suffix follows the format
     qtbot.mouseClick(dialog.buttons.button(dialog.buttons.StandardButton.Cancel), Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: closed(dialog))
     assert not list(tmp_path.glob("never*"))
