@@ -111,6 +111,7 @@ class ExportDialog(QDialog):
         selection_text: the time selection, described the same way, or None when there is none.
         use_selection: preselect the time selection (when there is one).
         stem_names: fmt -> the file names export_stems will write, in track order.
+        empty: the project has no audio yet (nothing to export; said in the dialog).
     """
 
     def __init__(
@@ -125,12 +126,14 @@ class ExportDialog(QDialog):
         selection_text: str | None,
         use_selection: bool,
         stem_names: Callable[[str], list[str]],
+        empty: bool = False,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("exportDialog")
         self.setWindowTitle("Export")
         self._stem_names = stem_names
         self._has_selection = selection_text is not None
+        self._empty = empty
 
         # What
         self.mix_radio = QRadioButton("Mix — one file of everything you hear")
@@ -316,6 +319,8 @@ class ExportDialog(QDialog):
         if not text:
             return "Choose a folder for the stems." if self.kind == "stems" else "Choose a file name for the mix."
         path = Path(text).expanduser()
+        if self._empty:
+            return "The project has no audio yet: import or generate some first."
         if self.kind == "stems":
             if path.exists() and not path.is_dir():
                 return f"{path} is a file, not a folder."

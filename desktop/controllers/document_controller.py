@@ -241,6 +241,7 @@ class DocumentController(QObject):
             selection_text=_describe_range(selection.start, selection.end) if selection and selection.length else None,
             use_selection=memory.use_selection,
             stem_names=lambda fmt: _stem_names(plan, self.project, fmt),
+            empty=plan.length == 0,
         )
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.setWindowModality(Qt.WindowModality.WindowModal)

@@ -204,3 +204,13 @@ def test_existing_file_is_kept_when_replace_is_declined(export_window, qtbot, tm
     press_export(dialog, qtbot)
     assert asked == [["keep.wav"]]
     assert out.read_bytes() == b"precious"
+
+
+def test_empty_project_is_explained_in_the_dialog(window, qtbot, tmp_path):
+    window.documents.export_settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    dialog = open_export(window, qtbot)
+    type_destination(dialog, qtbot, str(tmp_path / "empty.wav"))
+    press_export(dialog, qtbot)
+    assert dialog.isVisible() and "no audio" in dialog.error_label.text()
+    assert not (tmp_path / "empty.wav").exists()
+    dialog.reject()
