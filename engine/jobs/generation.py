@@ -4,7 +4,8 @@
     # ... JobFinished(job_id, result=GenerationResult(takes=(Take, ...)))
 
 The pipeline for a (DiT folder, device, dtype) is built once and kept in the worker's
-`ModelCache`, so the second take costs only the generation, not the load. Everything heavy
+`ModelCache`, so the second take costs only the generation, not the load. With thinking, the
+planner LM comes from the same cache entry ThinkJob uses. Everything heavy
 (torch, the pipeline) is imported inside `run`, on the worker thread.
 """
 
@@ -85,4 +86,12 @@ class GenerateJob(JobSpec):
         ctx.check_cancelled()
         pipeline = models.get_or_load(key, load)
         ctx.check_cancelled()
-        return pipeline(self.request, ctx)
+        planner = None
+        if self.request.effective_thinking:
+            # The LM lives in the cache under ThinkJob's key, so planning a song and then
+            # generating it (or generating twice) loads the LM once, not once per pipeline.
+            from engine.jobs.planning import PlannerJob
+
+            lm_root = checkpoints / self.request.lm_model if self.request.lm_model else checkpoints
+            planner = PlannerJob(checkpoints=lm_root, device=self.device).load_lm(models, ctx)
+        return pipeline(self.request, ctx, planner=planner)

@@ -6,6 +6,8 @@ checkpoints are stock Qwen3ForCausalLM with added tokens; upstream_lm_tools.md Â
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,63 @@ from engine.planner.vocab import PlannerVocab, planner_vocab
 LM_FOLDER_PREFIX = "acestep-5Hz-lm-"
 DEFAULT_LM_FOLDER = "acestep-5Hz-lm-1.7B"
 GENRES_VOCAB_FILE = "genres_vocab.txt"
+
+# Files a tokenizer is built from; a change to any of them (size or mtime) is a new tokenizer.
+_TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "vocab.json",
+    "merges.txt",
+    "chat_template.jinja",
+)
+_TOKENIZER_CACHE_SIZE = 4
+_tokenizer_cache: OrderedDict[tuple, Any] = OrderedDict()
+_tokenizer_lock = threading.Lock()
+
+
+def _tokenizer_key(folder: Path) -> tuple:
+    files = []
+    for name in _TOKENIZER_FILES:
+        path = folder / name
+        if path.is_file():
+            stat = path.stat()
+            files.append((name, stat.st_size, stat.st_mtime_ns))
+    return (str(folder.resolve()), tuple(files))
+
+
+def load_tokenizer(folder: Path) -> Any:
+    """The planner tokenizer of `folder`, loaded once per process and then shared.
+
+    Why: the LM tokenizers carry ~65k added tokens (the audio codes), and transformers
+    deep-copies every AddedToken while building the tokenizer (`init_kwargs`), which costs
+    seconds (~4 s for the tiny checkpoints on one CPU core) - more than loading the tiny model.
+    Without this cache every loader of the same LM (GenerationPipeline's planner, ThinkJob,
+    each CLI job, each test) paid it again. The tokenizer is only read (encode/decode), so one
+    object can serve them all; the key includes the files' sizes and mtimes, so a rewritten
+    tokenizer is loaded afresh.
+
+    Raises:
+        CheckpointError: the tokenizer cannot be loaded.
+    """
+    key = _tokenizer_key(folder)
+    with _tokenizer_lock:
+        tokenizer = _tokenizer_cache.get(key)
+        if tokenizer is not None:
+            _tokenizer_cache.move_to_end(key)
+            return tokenizer
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(folder, use_fast=True, trust_remote_code=False)
+    except Exception as exc:  # noqa: BLE001 - any loader failure is a checkpoint problem to the user
+        raise CheckpointError(f"cannot load the planner tokenizer from {folder}: {exc}") from exc
+    with _tokenizer_lock:
+        tokenizer = _tokenizer_cache.setdefault(key, tokenizer)  # a racing loader's copy wins once
+        while len(_tokenizer_cache) > _TOKENIZER_CACHE_SIZE:
+            _tokenizer_cache.popitem(last=False)
+    return tokenizer
 
 
 def find_lm_folder(path: Path | str) -> Path:
@@ -100,7 +159,7 @@ class PlannerLM:
             CheckpointError: missing/malformed files or a tokenizer without the LM's tokens.
         """
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoModelForCausalLM
 
         folder = find_lm_folder(path)
         if max_duration is None:
@@ -109,10 +168,7 @@ class PlannerLM:
             max_duration = detect_tier(device).max_duration_with_lm
         if dtype is None:
             dtype = torch.bfloat16 if str(device).startswith("cuda") else torch.float32
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(folder, use_fast=True, trust_remote_code=False)
-        except Exception as exc:  # noqa: BLE001 - any loader failure is a checkpoint problem to the user
-            raise CheckpointError(f"cannot load the planner tokenizer from {folder}: {exc}") from exc
+        tokenizer = load_tokenizer(folder)
         try:
             model = AutoModelForCausalLM.from_pretrained(
                 folder, dtype=dtype, trust_remote_code=False, use_safetensors=True

@@ -24,6 +24,7 @@ import torch
 
 from engine.errors import ValidationError
 from engine.jobs.context import JobContext
+from engine.planner.constants import CAPTION_TOKEN_CAP
 from engine.sampling.dcw import DcwConfig
 from engine.sampling.sampler import GuidanceConfig, SamplerOptions
 from engine.sampling.schedules import base_schedule, nearest_schedule_index, turbo_schedule
@@ -62,9 +63,14 @@ class GenerationPipeline:
     `GenerationModels` (the job worker keeps those in its ModelCache).
     """
 
-    def __init__(self, models: GenerationModels, model_family: str, checkpoints: Path | None = None):
+    def __init__(self, models: GenerationModels, model_family: str, checkpoints: Path | None = None,
+                 lm_caption_token_cap: int = CAPTION_TOKEN_CAP):
         self.models = models
         self.checkpoints = checkpoints
+        # Thinking phase 1 writes at most this many caption tokens (upstream 512). A weak LM
+        # (e.g. the tiny test checkpoints) never ends its caption on its own, so phase 1 runs to
+        # this cap on every item; tests lower it, users keep upstream's value.
+        self.lm_caption_token_cap = lm_caption_token_cap
         self._planner = None
         self._planner_name: str | None = None
         self.family = model_family  # "turbo" | "base" | "sft"
@@ -72,13 +78,14 @@ class GenerationPipeline:
 
     @classmethod
     def from_checkpoints(cls, checkpoints: Path | str, model: str | None = None, task: str = "text2music",
-                         device: str = "cpu", dtype: torch.dtype = torch.float32) -> GenerationPipeline:
+                         device: str = "cpu", dtype: torch.dtype = torch.float32,
+                         lm_caption_token_cap: int = CAPTION_TOKEN_CAP) -> GenerationPipeline:
         from engine.tasks.components import model_family
 
         checkpoints = Path(checkpoints)
         folder = resolve_model(checkpoints, model, task)
         models = load_generation_models(checkpoints, folder, device, dtype)
-        return cls(models, model_family(folder), checkpoints)
+        return cls(models, model_family(folder), checkpoints, lm_caption_token_cap=lm_caption_token_cap)
 
     @property
     def dit(self):
@@ -89,7 +96,7 @@ class GenerationPipeline:
         return self.family == "turbo"
 
     # 1. ---------------------------------------------------------------------------------------
-    def check_inputs(self, req: GenerationRequest) -> None:
+    def check_inputs(self, req: GenerationRequest, planner_given: bool = False) -> None:
         """Model-independent validation plus the rules that depend on the loaded model."""
         validate_request(req)
         if req.task in C.BASE_ONLY_TASKS and self.family != "base":
@@ -104,7 +111,7 @@ class GenerationPipeline:
             )
         if self.is_turbo and req.timesteps and len([t for t in req.timesteps if t > 0]) > C.TURBO_MAX_STEPS:
             raise ValidationError(f"timesteps: turbo accepts at most {C.TURBO_MAX_STEPS} times")
-        if req.effective_thinking and self.checkpoints is None:
+        if req.effective_thinking and self.checkpoints is None and not planner_given:
             raise ValidationError(
                 "thinking: the planner LM needs a checkpoints folder; build the pipeline with "
                 "GenerationPipeline.from_checkpoints(...)"
@@ -256,8 +263,11 @@ class GenerationPipeline:
 
     # 4. ---------------------------------------------------------------------------------------
     def __call__(self, req: GenerationRequest, ctx: JobContext | None = None, *,
-                 initial_noise: torch.Tensor | None = None) -> GenerationResult:
+                 initial_noise: torch.Tensor | None = None, planner=None) -> GenerationResult:
         """Generate `req.batch_size` takes.
+
+        `planner`: an already loaded PlannerLM for thinking (the job worker passes the one its
+        ModelCache shares with ThinkJob); None = `self.planner(req.lm_model)`.
 
         Steps: 1 check inputs, 2 seeds and audio, 3 plan the task, 4 encode prompts, 5 encode
         source/reference audio, 6 initial noise, 7 diffusion, 8 VAE decode and post-process,
@@ -268,11 +278,11 @@ class GenerationPipeline:
         started = time.perf_counter()
 
         # 1. validate
-        self.check_inputs(req)
+        self.check_inputs(req, planner_given=planner is not None)
         # 2. seeds and source audio
         seeds = resolve_seeds(req)
         if req.effective_thinking:
-            return self._generate_with_planner(req, seeds, ctx, initial_noise)
+            return self._generate_with_planner(req, seeds, ctx, initial_noise, planner)
         source = None
         if req.source_audio is not None and not (isinstance(req.source_audio, str) and not req.source_audio):
             source = load_audio(req.source_audio, req.source_sample_rate, "source_audio")
@@ -353,12 +363,14 @@ class GenerationPipeline:
         return self._planner
 
     def _generate_with_planner(self, req: GenerationRequest, seeds: tuple[int, ...], ctx: JobContext,
-                               initial_noise: torch.Tensor | None) -> GenerationResult:
+                               initial_noise: torch.Tensor | None, lm=None) -> GenerationResult:
         """text2music with thinking: per item, the planner LM (seeded with that item's seed)
         writes metadata and 5 Hz codes, then the DiT renders them in cover mode (§3.3).
 
         Items run one by one because each item's codes fix its own length; item k so stays
-        exactly a single run with seed k.
+        exactly a single run with seed k. The take's provenance keeps the LM's metadata and,
+        under "audio_codes", the planner's codes (take.codes are the codes of the generated
+        latents, as for every take).
         """
         from engine.planner.metadata import Metadata
         from engine.planner.sampling import SamplingParams
@@ -367,7 +379,7 @@ class GenerationPipeline:
         if initial_noise is not None:
             raise ValidationError("initial_noise: cannot be injected when thinking (lengths come from the LM)")
         t0 = time.perf_counter()
-        lm = self.planner(req.lm_model)
+        lm = lm if lm is not None else self.planner(req.lm_model)
         user = Metadata(bpm=req.bpm, keyscale=req.keyscale or None, timesignature=req.timesignature or None,
                         duration=req.duration, language=None if req.vocal_language == "unknown" else req.vocal_language)
         sampling = SamplingParams(temperature=req.lm_temperature, top_k=req.lm_top_k or None,
@@ -379,7 +391,7 @@ class GenerationPipeline:
                 caption=req.caption, lyrics=req.effective_lyrics, metadata=user, seed=seed, batch_size=1,
                 sampling=sampling, negative_prompt=req.lm_negative_prompt, use_cot_metas=req.use_cot_metas,
                 use_cot_caption=req.use_cot_caption, use_cot_language=req.use_cot_language,
-                constrained=req.constrained_decoding), ctx).items[0]
+                constrained=req.constrained_decoding, max_caption_tokens=self.lm_caption_token_cap), ctx).items[0]
             meta = item.metadata
             if not item.codes:
                 raise ValidationError("thinking: the planner LM produced no audio codes; try another seed")
@@ -396,7 +408,7 @@ class GenerationPipeline:
             prov = take.provenance
             resolved = request_to_dict(req.with_changes(seeds=tuple(seeds)))
             prov = replace(prov, request=resolved, item_index=k,
-                           lm_metadata=tuple(sorted(meta.to_dict().items())),
+                           lm_metadata=tuple(sorted({**meta.to_dict(), "audio_codes": item.codes}.items())),
                            timings_s=tuple(sorted(dict(prov.timings_s, lm=lm_seconds).items())))
             takes.append(replace(take, provenance=prov))
             t0 = time.perf_counter()
