@@ -18,7 +18,7 @@ import pytest
 
 from engine.errors import Cancelled
 from engine.jobs.context import CancelToken, JobContext
-from engine.planner.constants import CODEBOOK_SIZE, KEYSCALES, TIME_SIGNATURES
+from engine.planner.constants import CAPTION_TOKEN_CAP, CODEBOOK_SIZE, KEYSCALES, TIME_SIGNATURES
 from engine.tasks import constants as C
 from engine.tasks.request import GenerationRequest
 
@@ -190,7 +190,9 @@ def test_generate_job_shares_the_planner_with_think_job(tiny_checkpoints):
     stats = models.stats()
     assert (stats.loads, stats.hits) == (2, 1), "the planner LM should come from ThinkJob's cache entry"
     (pipeline_key,) = [k for k in stats.loaded if PIPELINE_VARIANT in k.variant]
-    assert models.get(pipeline_key)._planner is None  # the pipeline never loaded its own copy
+    job_pipeline = models.get(pipeline_key)
+    assert job_pipeline._planner is None  # the pipeline never loaded its own copy
+    assert job_pipeline.lm_caption_token_cap == CAPTION_TOKEN_CAP == 512  # users get upstream's cap
 
 
 def test_cli_generate_thinking_writes_takes_with_lm_provenance(tiny_checkpoints, tmp_path, capsys):
