@@ -15,6 +15,8 @@ from engine.models.acestep_config import read_json
 if TYPE_CHECKING:  # torch is imported lazily so that listing models stays fast
     import torch
 
+LIST_LIMIT = 12  # names shown in an error before "... and N more"
+
 SINGLE_FILES = ("model.safetensors", "diffusion_pytorch_model.safetensors")
 INDEX_FILES = ("model.safetensors.index.json", "diffusion_pytorch_model.safetensors.index.json")
 
@@ -133,3 +135,41 @@ def read_silence_latent(path: Path, latent_dim: int) -> torch.Tensor:
     elif obj.shape[2] != latent_dim:
         raise CheckpointError(f"{path}: expected {latent_dim} latent channels, got shape {tuple(obj.shape)}")
     return obj.float().contiguous()  # [1, Ls, C]
+
+
+def short_list(items: list[str]) -> str:
+    """The first LIST_LIMIT names, comma-separated, then how many more (error messages stay short)."""
+    shown = ", ".join(items[:LIST_LIMIT])
+    more = len(items) - LIST_LIMIT
+    return shown + (f", ... and {more} more" if more > 0 else "")
+
+
+def load_diffusers_module(cls, folder: Path, dtype: torch.dtype, what: str = ""):
+    """`cls.from_pretrained(folder)` offline and strictly, with errors that name the file.
+
+    diffusers only warns about missing / unexpected / wrong-shape weights and initialises them at
+    random; a checkpoint that silently makes noise is worse than a clear error, so those fail.
+    """
+    folder = Path(folder)
+    read_json(folder / "config.json")
+    files = weight_files(folder)
+    for path in files:
+        check_safetensors_complete(path)
+    label = f"{what} " if what else ""
+    try:
+        module, info = cls.from_pretrained(
+            str(folder), torch_dtype=dtype, local_files_only=True, output_loading_info=True
+        )
+    except CheckpointError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - diffusers raises many types; the user needs the folder
+        raise CheckpointError(f"{folder}: {label}could not be loaded ({exc})") from exc
+    problems = [
+        f"{kind} {short_list(sorted(info.get(kind) or []))}"
+        for kind in ("missing_keys", "unexpected_keys", "mismatched_keys")
+        if info.get(kind)
+    ]
+    if problems:
+        source = files[0] if len(files) == 1 else folder
+        raise CheckpointError(f"{source}: {label}weights do not match config.json ({'; '.join(problems)})")
+    return module

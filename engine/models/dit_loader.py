@@ -23,8 +23,10 @@ from engine.models import key_mapping
 from engine.models.acestep_config import AceStepConfig, read_json
 from engine.models.checkpoint_files import (
     check_safetensors_complete,
+    load_diffusers_module,
     read_safetensors,
     read_silence_latent,
+    short_list,
     weight_files,
 )
 from engine.models.dit import AceStepDiT
@@ -38,7 +40,6 @@ DIFFUSERS_SUBFOLDERS = {
 }
 # diffusers keeps a fixed-length silence buffer in the condition encoder (15000 frames = 10 min).
 DIFFUSERS_SILENCE_FRAMES = 15000
-_LIST_LIMIT = 12
 
 
 def detect_layout(folder: Path) -> str:
@@ -121,9 +122,9 @@ def _load_component(module, state: dict, component: str, source: str, config: Ac
     if missing or unexpected:
         parts = []
         if missing:
-            parts.append(f"missing keys {_short([name(k) for k in missing])}")
+            parts.append(f"missing keys {short_list([name(k) for k in missing])}")
         if unexpected:
-            parts.append(f"unexpected keys {_short([name(k) for k in unexpected])}")
+            parts.append(f"unexpected keys {short_list([name(k) for k in unexpected])}")
         raise CheckpointError(f"{source}: does not match its config ({'; '.join(parts)})")
     wrong = [
         f"{name(k)} {tuple(state[k].shape)} (config implies {tuple(expected[k].shape)})"
@@ -131,13 +132,13 @@ def _load_component(module, state: dict, component: str, source: str, config: Ac
         if tuple(state[k].shape) != tuple(expected[k].shape)
     ]
     if wrong:
-        raise CheckpointError(f"{source}: tensor shapes do not match config.json: {_short(wrong)}")
+        raise CheckpointError(f"{source}: tensor shapes do not match config.json: {short_list(wrong)}")
     if component == "condition_encoder" and "silence_latent" not in state:
         state = dict(state, silence_latent=expected["silence_latent"])
     module.load_state_dict(state, strict=True, assign=True)
     leftover = meta_parameters(module)
     if leftover:
-        raise CheckpointError(f"{source}: parameters never loaded: {_short(leftover)}")
+        raise CheckpointError(f"{source}: parameters never loaded: {short_list(leftover)}")
 
 
 def _load_original(folder: Path, dtype: torch.dtype) -> AceStepDiT:
@@ -149,7 +150,7 @@ def _load_original(folder: Path, dtype: torch.dtype) -> AceStepDiT:
     state = read_safetensors(files, dtype=dtype)
     parts, unknown = key_mapping.split_state_dict(state)
     if unknown:
-        raise CheckpointError(f"{source}: unexpected keys {_short(sorted(unknown))}")
+        raise CheckpointError(f"{source}: unexpected keys {short_list(sorted(unknown))}")
     modules = _build_modules(config)
     for component, module in modules.items():
         _load_component(module, parts[component], component, source, config)
@@ -200,28 +201,6 @@ def _config_from_diffusers(folder: Path) -> AceStepConfig:
     return AceStepConfig.from_dict(raw, source=str(folder / "transformer" / "config.json"))
 
 
-def _from_pretrained(cls, sub: Path, dtype: torch.dtype):
-    read_json(sub / "config.json")
-    for path in weight_files(sub):
-        check_safetensors_complete(path)
-    try:
-        module, info = cls.from_pretrained(
-            str(sub), torch_dtype=dtype, local_files_only=True, output_loading_info=True
-        )
-    except CheckpointError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - diffusers raises many types; the user needs the folder
-        raise CheckpointError(f"{sub}: could not be loaded ({exc})") from exc
-    problems = [
-        f"{kind} {_short(sorted(info.get(kind) or []))}"
-        for kind in ("missing_keys", "unexpected_keys", "mismatched_keys")
-        if info.get(kind)
-    ]
-    if problems:
-        raise CheckpointError(f"{sub}: weights do not match config.json ({'; '.join(problems)})")
-    return module
-
-
 def _load_diffusers(folder: Path, dtype: torch.dtype) -> AceStepDiT:
     import diffusers
     from diffusers.pipelines.ace_step import modeling_ace_step
@@ -245,7 +224,7 @@ def _load_diffusers(folder: Path, dtype: torch.dtype) -> AceStepDiT:
                 raise CheckpointError(f"missing folder: {sub} (named by model_index.json)")
             modules[name] = None
             continue
-        modules[name] = _from_pretrained(cls, sub, dtype)
+        modules[name] = load_diffusers_module(cls, sub, dtype)
     silence = modules["condition_encoder"].silence_latent.detach().float().clone()  # [1, 15000, 64]
     return AceStepDiT(config, silence_latent=silence.to(dtype), **modules)
 
@@ -277,9 +256,3 @@ def _diffusers_version() -> str:
     import diffusers
 
     return diffusers.__version__
-
-
-def _short(items: list[str]) -> str:
-    shown = ", ".join(items[:_LIST_LIMIT])
-    more = len(items) - _LIST_LIMIT
-    return shown + (f", ... and {more} more" if more > 0 else "")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from engine.errors import CheckpointError, LegatoError, ValidationError
+from engine.errors import LegatoError, ValidationError
 from engine.runtime.device import empty_cache, is_out_of_memory
 
 log = logging.getLogger(__name__)
@@ -87,26 +87,9 @@ class AudioVAE:
         """Load `vae/` (config.json + diffusion_pytorch_model.safetensors) offline, strictly."""
         from diffusers import AutoencoderOobleck
 
-        from engine.models.acestep_config import read_json
-        from engine.models.checkpoint_files import check_safetensors_complete, weight_files
+        from engine.models.checkpoint_files import load_diffusers_module
 
-        folder = Path(folder)
-        read_json(folder / "config.json")
-        for path in weight_files(folder):
-            check_safetensors_complete(path)
-        try:
-            model, info = AutoencoderOobleck.from_pretrained(
-                str(folder), torch_dtype=dtype, local_files_only=True, output_loading_info=True
-            )
-        except Exception as exc:  # noqa: BLE001 - diffusers raises many types
-            raise CheckpointError(f"{folder}: VAE could not be loaded ({exc})") from exc
-        bad = {
-            k: v for k, v in info.items() if k in ("missing_keys", "unexpected_keys", "mismatched_keys") and v
-        }
-        if bad:
-            raise CheckpointError(
-                f"{folder / 'diffusion_pytorch_model.safetensors'}: weights do not match config.json ({bad})"
-            )
+        model = load_diffusers_module(AutoencoderOobleck, Path(folder), dtype, what="VAE")
         return cls(model.to(device))
 
     @property

@@ -92,3 +92,24 @@ def test_peak_handling():
     normed = peak_normalize(audio, db=-1.0)
     assert torch.allclose(normed.abs().amax(dim=(1, 2)), torch.full((2,), 10 ** (-1 / 20)))
     assert torch.equal(peak_normalize(torch.zeros(1, 2, 4)), torch.zeros(1, 2, 4))
+
+
+def test_vae_with_a_missing_weight_is_refused_naming_the_file(tiny_checkpoints, tmp_path):
+    """diffusers would fill a missing weight with random values; we refuse, naming the file."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    from engine.errors import CheckpointError
+
+    folder = tmp_path / "vae"
+    shutil.copytree(tiny_checkpoints / "vae", folder)
+    weights = folder / "diffusion_pytorch_model.safetensors"
+    tensors = load_file(weights)
+    dropped = sorted(tensors)[0]
+    del tensors[dropped]
+    save_file(tensors, weights)
+    with pytest.raises(CheckpointError) as err:
+        AudioVAE.load(folder)
+    message = str(err.value)
+    assert str(weights) in message and "VAE weights do not match" in message and dropped in message
