@@ -66,41 +66,34 @@ class TrackHeader(QWidget):
         top.addWidget(self.solo_button)
         col.addLayout(top)
 
-        gain_row = QHBoxLayout()
-        gain_row.setSpacing(4)
-        self.gain_slider = QSlider(Qt.Orientation.Horizontal)
-        self.gain_slider.setObjectName("gainSlider")
-        self.gain_slider.setRange(-600, 120)  # tenths of a dB
-        self.gain_slider.setToolTip("Track gain (dB)")
-        self.gain_slider.valueChanged.connect(self._on_gain)
-        self.gain_slider.sliderReleased.connect(lambda: self.slider_released.emit(self.track_id))
-        self.gain_label = QLabel("0.0 dB")
-        self.gain_label.setMinimumWidth(50)
-        self.gain_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        gain_row.addWidget(QLabel("Vol"))
-        gain_row.addWidget(self.gain_slider, 1)
-        gain_row.addWidget(self.gain_label)
-        col.addLayout(gain_row)
-
-        pan_row = QHBoxLayout()
-        pan_row.setSpacing(4)
-        self.pan_slider = QSlider(Qt.Orientation.Horizontal)
-        self.pan_slider.setObjectName("panSlider")
-        self.pan_slider.setRange(-100, 100)
-        self.pan_slider.setToolTip("Pan (double-click the label to centre)")
-        self.pan_slider.valueChanged.connect(self._on_pan)
-        self.pan_slider.sliderReleased.connect(lambda: self.slider_released.emit(self.track_id))
-        self.pan_label = QLabel("C")
-        self.pan_label.setMinimumWidth(50)
-        self.pan_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        pan_row.addWidget(QLabel("Pan"))
-        pan_row.addWidget(self.pan_slider, 1)
-        pan_row.addWidget(self.pan_label)
-        col.addLayout(pan_row)
+        self.gain_slider, self.gain_label = self._slider_row(
+            col, "Vol", "gainSlider", (-600, 120), "Track gain (dB)", "0.0 dB", self._on_gain  # 0.1 dB steps
+        )
+        self.pan_slider, self.pan_label = self._slider_row(
+            col, "Pan", "panSlider", (-100, 100), "Pan (double-click the label to centre)", "C", self._on_pan
+        )
 
         self.meter = PeakMeter(Qt.Orientation.Horizontal)
         col.addWidget(self.meter)
 
+    def _slider_row(self, col, caption, object_name, value_range, tooltip, initial_text, on_change):
+        """A 'caption [slider] value' row; releasing the slider ends one undoable gesture."""
+        row = QHBoxLayout()
+        row.setSpacing(4)
+        slider = QSlider(Qt.Orientation.Horizontal)
+        slider.setObjectName(object_name)
+        slider.setRange(*value_range)
+        slider.setToolTip(tooltip)
+        slider.valueChanged.connect(on_change)
+        slider.sliderReleased.connect(lambda: self.slider_released.emit(self.track_id))
+        value_label = QLabel(initial_text)
+        value_label.setMinimumWidth(50)
+        value_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        row.addWidget(QLabel(caption))
+        row.addWidget(slider, 1)
+        row.addWidget(value_label)
+        col.addLayout(row)
+        return slider, value_label
     def _toggle(self, text: str, tip: str, name: str) -> QToolButton:
         b = QToolButton()
         b.setObjectName(name)

@@ -61,8 +61,6 @@ class Uninterruptible(SlowDiffusion):
     can_cancel: ClassVar[bool] = False
 
 
-
-
 @pytest.fixture
 def recorder():
     return Recorder()

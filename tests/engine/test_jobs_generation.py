@@ -16,8 +16,6 @@ WAIT_S = 120.0
 SECONDS = 6.0  # the pipeline never makes less than 5.12 s
 
 
-
-
 def _request(**changes):
     base = dict(
         caption="lofi piano, rain", lyrics="[Instrumental]", duration=SECONDS, seeds=(7,), batch_size=1

@@ -15,8 +15,6 @@ WAIT_S = 120.0
 pytestmark = pytest.mark.slow  # the tiny LM's tokenizer alone takes seconds to load (transformers)
 
 
-
-
 def _think(seed: int = 3, **changes) -> ThinkRequest:
     # 2 s of codes (10 tokens at 5 Hz) and a short caption keep the tiny LM quick.
     base = dict(caption="lofi piano", metadata={"duration": 2}, seed=seed, max_caption_tokens=16)

@@ -51,8 +51,6 @@ class StepJob(JobSpec):
         return self.result
 
 
-
-
 @pytest.fixture
 def recorder():
     return Recorder()
