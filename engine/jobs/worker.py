@@ -27,6 +27,7 @@ from engine.jobs.events import (
 )
 from engine.jobs.model_cache import ModelCache
 from engine.jobs.spec import JobSpec
+from engine.runtime.oom import is_out_of_memory
 
 log = logging.getLogger(__name__)
 
@@ -154,18 +155,6 @@ def run_forever(source: JobSource, runner: JobRunner) -> None:
         except Exception:  # noqa: BLE001 - housekeeping is best effort
             log.exception("housekeeping after job %s failed", job.job_id)
         source.worker_idle()
-
-
-def is_out_of_memory(exc: BaseException) -> bool:
-    """True for host or accelerator out-of-memory errors, without importing torch."""
-    if isinstance(exc, MemoryError):
-        return True
-    # torch.OutOfMemoryError / torch.cuda.OutOfMemoryError; older torch and MPS raise RuntimeError.
-    # Same rule as engine.runtime.device.is_out_of_memory, which cannot be used here: it imports torch.
-    if type(exc).__name__ == "OutOfMemoryError":
-        return True
-    text = str(exc).lower()
-    return isinstance(exc, RuntimeError) and ("out of memory" in text or "failed to allocate" in text)
 
 
 def describe_failure(exc: BaseException, label: str) -> str:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import torch
 
 from engine.errors import ValidationError
+from engine.runtime.oom import is_out_of_memory  # noqa: F401 - re-exported beside the device helpers
 
 DTYPES = {
     "float32": torch.float32,
@@ -94,14 +95,6 @@ def default_dtypes(device: torch.device | str, override: str | torch.dtype | Non
     if kind == "mps":
         return DtypePolicy(torch.float32, torch.float32, torch.float16)
     return DtypePolicy(torch.float32, torch.float32, torch.float32)
-
-
-def is_out_of_memory(exc: BaseException) -> bool:
-    """True for CUDA/MPS/CPU allocation failures (used to fall back to smaller tiles or the CPU)."""
-    if isinstance(exc, torch.OutOfMemoryError | MemoryError):
-        return True
-    text = str(exc).lower()
-    return isinstance(exc, RuntimeError) and ("out of memory" in text or "failed to allocate" in text)
 
 
 def empty_cache(device: torch.device | str) -> None:

@@ -247,11 +247,13 @@ def test_a_spec_without_run_fails_cleanly(queue, recorder):
     assert not any(isinstance(e, JobCancelled) for e in recorder.events)
 
 
-def test_out_of_memory_detection_agrees_with_the_runtime():
-    """The queue's torch-free check says what engine.runtime's torch-based one says."""
+def test_out_of_memory_detection_is_shared_with_the_runtime():
+    """The queue and the VAE's tile fallback recognise OOM with one rule, torch errors included."""
     torch = pytest.importorskip("torch")
     from engine.jobs.worker import is_out_of_memory as queue_says
     from engine.runtime.device import is_out_of_memory as runtime_says
+
+    assert queue_says is runtime_says
 
     cases = [
         torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 MiB"),
