@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,12 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 # Tests never touch the network: checkpoints come from our tiny factory.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# ... and never read or write the user's real settings or models folder.
+_SANDBOX = Path(tempfile.mkdtemp(prefix="legato-tests-"))
+os.environ["LEGATO_CONFIG_DIR"] = str(_SANDBOX / "config")
+os.environ["LEGATO_DATA_DIR"] = str(_SANDBOX / "data")
+for _var in ("LEGATO_CHECKPOINTS", "ACESTEP_CHECKPOINTS_DIR"):
+    os.environ.pop(_var, None)
 
 
 @pytest.fixture(scope="session")

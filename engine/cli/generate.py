@@ -14,6 +14,7 @@ import threading
 import time
 from pathlib import Path
 
+from engine.cli.common import add_checkpoints_argument
 from engine.errors import ValidationError
 
 TRACKS = ("vocals", "backing_vocals", "drums", "bass", "guitar", "keyboard", "percussion", "strings",
@@ -96,7 +97,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     lm.add_argument("--lm-negative-prompt", default="NO USER INPUT")
 
     run = p.add_argument_group("models, device and output")
-    run.add_argument("--checkpoints", default="checkpoints", help="checkpoints folder (default ./checkpoints)")
+    add_checkpoints_argument(run)
     run.add_argument("--model", help="DiT folder name, e.g. acestep-v15-base (default: turbo; "
                                      "lego/extract/complete pick an installed base model)")
     run.add_argument("--out", default="outputs", help="output folder (default ./outputs)")
@@ -247,6 +248,10 @@ def run_generate(args: argparse.Namespace) -> int:
         sidecar = read_sidecar(args.from_sidecar)
         request, item_index = sidecar.request, sidecar.item_index
         model = model or sidecar.model_name
+        if args.checkpoints is None and sidecar.model_path and Path(sidecar.model_path).is_dir():
+            # Re-run with the very folder the take was made with, not whatever is default now.
+            args.checkpoints = str(Path(sidecar.model_path).parent)
+            model = args.model or sidecar.model_path
         dtype = dtype or sidecar.dtype
         if device == "auto":
             device = sidecar.device
@@ -274,7 +279,9 @@ def run_generate(args: argparse.Namespace) -> int:
             done.set()
 
     queue = JobQueue(sink=sink)
-    job = GenerateJob(request=request, checkpoints=args.checkpoints, model=model, device=device, dtype=dtype)
+    from engine.models.locations import checkpoints_dir
+
+    job = GenerateJob(request=request, checkpoints=checkpoints_dir(args.checkpoints), model=model, device=device, dtype=dtype)
     job_id = queue.submit(job)
     try:
         while not done.wait(0.1):

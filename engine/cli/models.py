@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from engine.cli.common import add_checkpoints_argument
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     models = subparsers.add_parser("models", help="inspect and prepare model checkpoints")
@@ -19,8 +21,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     tiny.set_defaults(func=_make_tiny)
 
     listing = sub.add_parser("list", help="list the models installed in a checkpoints folder")
-    listing.add_argument("directory", type=Path, nargs="?", default=None,
-                         help="checkpoints folder or ACE-Step install root (default: ours)")
+    add_checkpoints_argument(listing, positional=True)
+    listing.add_argument("--checkpoints", dest="checkpoints_flag", default=None, metavar="DIR",
+                         help="the same as DIR")
     listing.set_defaults(func=_list_models)
 
     models.set_defaults(func=lambda args: models.print_help() or 2)
@@ -36,11 +39,13 @@ def _make_tiny(args: argparse.Namespace) -> int:
 
 
 def _list_models(args: argparse.Namespace) -> int:
-    from engine.models.discovery import default_checkpoints_dir, find_checkpoints_dir, list_installed_models
+    from engine.models.discovery import find_checkpoints_dir, list_installed_models
+    from engine.models.locations import resolve_checkpoints
 
-    root = find_checkpoints_dir(args.directory or default_checkpoints_dir())
+    location = resolve_checkpoints(args.checkpoints_flag or args.checkpoints)
+    root = find_checkpoints_dir(location.path)
     models = list_installed_models(root)
-    print(f"checkpoints: {root}")
+    print(f"checkpoints: {root} (from {location.source})")
     if not models:
         print("  no models installed")
         return 1

@@ -1,9 +1,9 @@
 """`legato plan ...`: run the planner LM headless and print JSON.
 
-legato plan think --checkpoints DIR --caption "..." --lyrics "..." --duration 10 --seed 3
-legato plan simple --checkpoints DIR --description "lofi beat for studying" --instrumental
-legato plan format --checkpoints DIR --caption "..." --lyrics "..." [--bpm 120 ...]
-legato plan understand --checkpoints DIR --codes 12,345,6789   (or --codes-file FILE)
+legato plan think --caption "..." --lyrics "..." --duration 10 --seed 3
+legato plan simple --description "lofi beat for studying" --instrumental
+legato plan format --caption "..." --lyrics "..." [--bpm 120 ...]
+legato plan understand --codes 12,345,6789   (or --codes-file FILE)
 """
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from engine.cli.common import add_checkpoints_argument
+
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--checkpoints", type=Path, required=True, help="checkpoints root or LM folder")
+    add_checkpoints_argument(parser)
     parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     parser.add_argument("--temperature", type=float, default=None, help="LM temperature")
@@ -85,10 +87,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     plan.set_defaults(func=lambda args: plan.print_help() or 2)
 
 
+def _checkpoints(args: argparse.Namespace) -> Path:
+    from engine.models.locations import checkpoints_dir
+
+    return checkpoints_dir(args.checkpoints)
+
+
 def _load(args: argparse.Namespace):
     from engine.planner.lm import PlannerLM
 
-    return PlannerLM.load(args.checkpoints, device=args.device, max_duration=args.max_duration)
+    return PlannerLM.load(_checkpoints(args), device=args.device, max_duration=args.max_duration)
 
 
 def _sampling(args: argparse.Namespace, temperature: float, top_p: float | None, cfg: float = 1.0):
@@ -214,7 +222,7 @@ def _understand(args: argparse.Namespace) -> int:
 
         audio = read_audio(args.audio)
         lm = _load(args)
-        dit, vae = load_code_models(args.checkpoints, device=args.device)
+        dit, vae = load_code_models(_checkpoints(args), device=args.device)
         result, codes = understand_audio(lm, dit, vae, audio, options=_assist_options(args, 0.3))
         return _print({**_result(result), "codes": codes})
     text = args.codes

@@ -9,7 +9,6 @@ This module only reads configs and safetensors headers (no torch model is built)
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +18,6 @@ DEFAULT_DIT = "acestep-v15-turbo"
 VAE_DIR = "vae"
 TEXT_ENCODER_DIR = "Qwen3-Embedding-0.6B"
 LM_PREFIX = "acestep-5Hz-lm-"
-ENV_CHECKPOINTS = "LEGATO_CHECKPOINTS"
 
 
 @dataclass(frozen=True)
@@ -60,9 +58,10 @@ def _bundled_parts(dit_folder: Path) -> dict[str, Path]:
 
 
 def default_checkpoints_dir() -> Path:
-    """$LEGATO_CHECKPOINTS, else `checkpoints/` in the repository (where the app downloads to)."""
-    env = os.environ.get(ENV_CHECKPOINTS)
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "checkpoints"
+    """The checkpoints folder by the one shared rule (engine.models.locations)."""
+    from engine.models.locations import checkpoints_dir
+
+    return checkpoints_dir()
 
 
 def find_checkpoints_dir(path: Path) -> Path:

@@ -89,6 +89,7 @@ class SidecarRun:
     model_name: str
     device: str
     dtype: str
+    model_path: str = ""  # the DiT folder the take was made with, as recorded
 
 
 def read_sidecar(path: Path | str) -> SidecarRun:
@@ -107,4 +108,5 @@ def read_sidecar(path: Path | str) -> SidecarRun:
         model_name=meta["models"][0]["name"],
         device=meta.get("device", "cpu"),
         dtype=meta.get("dtype", "float32"),
+        model_path=str(meta["models"][0].get("path", "")),
     )
