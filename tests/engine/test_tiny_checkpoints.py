@@ -304,3 +304,29 @@ def test_cli_make_tiny_reports_a_file_in_the_way(tmp_path, capsys):
     assert "is a file, not a folder" in capsys.readouterr().err
     with pytest.raises(ValidationError, match="seed"):
         write_tiny_checkpoints(tmp_path / "ck", seed="0")
+    with pytest.raises(ValidationError, match="tokenizer"):
+        write_tiny_checkpoints(tmp_path / "ck", tokenizer="gpt2")
+
+
+def test_qwen3_tiny_checkpoints_use_the_real_vocabulary_and_upstreams_code_ids(tiny_checkpoints_qwen3):
+    """Text encoder and LM tokenizers are Qwen3's (151,643 BPE + 26 added tokens); the LM adds
+    <|audio_code_N|> at 151669 + N (217,204 in all); the embedding tables have one row per token."""
+    import json
+
+    from tokenizers import Tokenizer
+
+    text = Tokenizer.from_file(str(tiny_checkpoints_qwen3 / "Qwen3-Embedding-0.6B" / "tokenizer.json"))
+    lm = Tokenizer.from_file(str(tiny_checkpoints_qwen3 / "acestep-5Hz-lm-1.7B" / "tokenizer.json"))
+    assert text.get_vocab_size(with_added_tokens=True) == 151669
+    assert lm.get_vocab_size(with_added_tokens=True) == 217204
+    expected = {"<|endoftext|>": 151643, "<|im_start|>": 151644, "<|im_end|>": 151645,
+                "<think>": 151667, "</think>": 151668, "<|audio_code_0|>": 151669,
+                "<|audio_code_63999|>": 151669 + 63999, "<|audio_code_65534|>": 217203}
+    assert {t: lm.token_to_id(t) for t in expected} == expected
+    assert text.token_to_id("<|audio_code_0|>") is None
+    # Qwen's pre-tokenizer: `.\n` is one token; the text encoder appends <|endoftext|>.
+    assert lm.encode(".\n", add_special_tokens=False).ids == [624]
+    assert text.encode("hi").ids[-1] == 151643
+    for folder, rows in (("Qwen3-Embedding-0.6B", 151669), ("acestep-5Hz-lm-1.7B", 217204)):
+        config = json.loads((tiny_checkpoints_qwen3 / folder / "config.json").read_text())
+        assert config["vocab_size"] == rows

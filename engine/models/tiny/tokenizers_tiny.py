@@ -132,7 +132,9 @@ def save_tokenizer_folder(tokenizer: Tokenizer, folder: Path, *, model_max_lengt
     # Compact JSON: 65k added tokens pretty-printed would take ~13 MB.
     tokenizer_json.write_text(tokenizer.to_str(pretty=False), encoding="utf-8")
 
-    specials = [content for content, special in QWEN_ADDED_TOKENS if special]
+    # The tokenizer's own special flags (Qwen3's real file marks fewer tokens special than ours).
+    added = tokenizer.get_added_tokens_decoder()
+    specials = [added[i].content for i in sorted(added) if added[i].special]
     config = {
         "add_bos_token": False,
         "add_prefix_space": False,
