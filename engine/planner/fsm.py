@@ -131,9 +131,15 @@ class _TrieValue(_Step):
 class _FreeLine(_Step):
     """Caption (may wrap onto indented continuation lines) or free-text genres (one line).
 
-    Content first (no empty value); a newline once there is content; after `cap` tokens only the
-    newline. After a newline the arg-max of the next logits decides: an indented token continues
-    the caption (only indented tokens are then allowed), anything else ends the field.
+    Caption, as upstream's CAPTION_VALUE: any text token but backticks, audio codes and
+    chat/reasoning markers; ANY token containing a newline (`\n`, `.\n`, `,\n`, ...) ends the
+    line. After it, the arg-max of the next step's (unmasked) logits decides, as upstream: a
+    token starting with a space or tab continues the caption (a YAML continuation line), anything
+    else ends the field. After `cap` tokens only the bare newline is allowed, and the line after
+    it always ends the caption (upstream would go on allowing newlines while the model indents).
+    The first token must carry content (no empty caption).
+
+    Genres (free text, no vocabulary): one line of text tokens; only the bare newline ends it.
     """
 
     def __init__(self, vocab: PlannerVocab, field: str, cap: int, multiline: bool) -> None:
@@ -146,6 +152,7 @@ class _FreeLine(_Step):
         self.after_newline = False
         self.done = False
         self._newline = torch.tensor([vocab.newline_id], dtype=torch.long)
+        self._masks = ("caption_content", "caption_text") if multiline else ("line_content", "line_text+newline")
 
     def allowed(self, logits: torch.Tensor) -> Allowed | None:
         if self.done:
@@ -154,24 +161,21 @@ class _FreeLine(_Step):
             if not self.multiline or self.count >= self.cap:
                 self.done = True
                 return None
-            text_ids = self.vocab.mask_ids("line_text", logits.device)
-            best = int(text_ids[torch.argmax(logits[text_ids])])
-            if self.vocab.texts[best][:1] not in (" ", "\t"):
+            full = logits.full() if hasattr(logits, "full") else logits  # RowLogits: CFG-combined [V]
+            best = int(torch.argmax(full))
+            text = self.vocab.texts[best] if best < len(self.vocab.texts) else ""
+            if text[:1] not in (" ", "\t"):
                 self.done = True
                 return None
             self.after_newline = False
-            return "line_indent"
         if self.count >= self.cap:
             return self._newline
-        if not self.has_content:
-            return "line_content"
-        return "line_text+newline"
+        return self._masks[1] if self.has_content else self._masks[0]
 
     def feed(self, token: int) -> None:
         self.count += 1
-        if token == self.vocab.newline_id:
+        if token == self.vocab.newline_id or (self.multiline and bool(self.vocab.has_newline[token])):
             self.after_newline = True
-            return
         if self.vocab.texts[token].strip():
             self.has_content = True
 

@@ -120,11 +120,17 @@ class PlannerVocab:
             "line_text": plain & ~has_newline & ~has_backtick,
             "line_content": plain & ~has_newline & ~has_backtick & has_content,
             "line_indent": plain & ~has_newline & ~has_backtick & starts_indent,
+            # caption text (upstream CAPTION_VALUE): any plain token but backticks, INCLUDING
+            # tokens that contain a newline (`.\n`, `,\n` are single Qwen tokens): such a
+            # token ends or wraps the caption line, as the model was trained to write it.
+            "caption_text": plain & ~has_backtick,
+            "caption_content": plain & ~has_backtick & has_content,
             "codes": is_code.clone(),
             # lyrics / free text after </think>: anything but codes and reasoning/chat markers
             "free_text": plain.clone(),
         }
         self.masks_cpu["free_text"][self.eos_id] = True
+        self.has_newline = has_newline  # [size] bool: the token's text contains a line break
         self.masks_cpu["line_text+newline"] = self.masks_cpu["line_text"].clone()
         self.masks_cpu["line_text+newline"][self.newline_id] = True
         self.masks_cpu["codes+eos"] = self.masks_cpu["codes"].clone()
