@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from importlib.resources import as_file, files
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +114,32 @@ def read_genres_vocab(path: Path) -> tuple[str, ...] | None:
     return tuple(dict.fromkeys(entries)) or None
 
 
+def shipped_genres_vocab() -> tuple[str, ...]:
+    """The genre list shipped with Legato (engine/planner/data/genres_vocab.txt, package data).
+
+    Why shipped: upstream reads `acestep/genres_vocab.txt` from its CODE repository, not from a
+    checkpoint, so real LM folders hold none; without a list of our own, genres would always be
+    free text. Ours is shorter than upstream's (see ARCHITECTURE.md "Differences from upstream").
+
+    Raises:
+        CheckpointError: the installation lacks the file (a broken install).
+    """
+    resource = files("engine.planner").joinpath("data", GENRES_VOCAB_FILE)
+    try:
+        with as_file(resource) as path:
+            entries = read_genres_vocab(Path(path))
+    except OSError as exc:
+        raise CheckpointError(f"the shipped genre list {GENRES_VOCAB_FILE} cannot be read: {exc}") from exc
+    if not entries:
+        raise CheckpointError(f"the shipped genre list {GENRES_VOCAB_FILE} is missing or empty")
+    return entries
+
+
+def genres_vocab_for(folder: Path) -> tuple[str, ...]:
+    """The LM folder's own genres_vocab.txt when it has one (e.g. upstream's), else ours."""
+    return read_genres_vocab(folder / GENRES_VOCAB_FILE) or shipped_genres_vocab()
+
+
 @dataclass
 class PlannerLM:
     """A loaded planner: model, tokenizer, its cached vocabulary tables and the device limits.
@@ -187,7 +214,7 @@ class PlannerLM:
             tokenizer,
             folder=folder,
             max_duration=int(max_duration),
-            genres=read_genres_vocab(folder / GENRES_VOCAB_FILE),
+            genres=genres_vocab_for(folder),
             cache_mode=cache_mode,
         )
 
