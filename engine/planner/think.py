@@ -1,8 +1,9 @@
 """Text2music "thinking": phase 1 writes metadata + a rewritten caption, phase 2 writes codes.
 
-Protocol: upstream_lm_tools.md §2.2, §3.2, §4.5. Phase 1 runs once per batch chunk (as
-upstream), phase 2 once per item with that item's seed. Every item samples from its own
-torch.Generator, so a seed reproduces the output exactly.
+Protocol: upstream_lm_tools.md §2.2, §3.2, §4.5. Phase 1 runs ONCE per batch, seeded by the
+first item's seed, so every item shares the same metadata and CoT (as upstream); phase 2 samples
+each item's codes with that item's seed. Every item samples from its own torch.Generator, so a
+request reproduces its output exactly.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ class ThinkRequest:
     """A text2music planning request (defaults: upstream GenerationParams, §4.1).
 
     `metadata` holds the user's values (they always win and are forced into the CoT).
-    `seed` is item 0's seed; item i uses seed + i.
+    `seed` is item 0's seed; item i uses seed + i, unless `seeds` lists one seed per item
+    (then `seed` and `batch_size` are ignored). Phase 1 uses item 0's seed.
     """
 
     caption: str = ""
@@ -49,6 +51,7 @@ class ThinkRequest:
     generate_codes: bool = True
     constrained: bool = True
     max_caption_tokens: int = CAPTION_TOKEN_CAP
+    seeds: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -89,46 +92,49 @@ def think(lm: PlannerLM, request: ThinkRequest, ctx: JobContext | None = None) -
         raise ValidationError(f"max_caption_tokens must be at least 1, got {request.max_caption_tokens}")
     if request.batch_chunk_size < 1:
         raise ValidationError(f"batch_chunk_size must be at least 1, got {request.batch_chunk_size}")
+    if request.seeds is not None and not request.seeds:
+        raise ValidationError("seeds: give at least one seed (or leave it out)")
     device = next(lm.model.parameters()).device
     vocab = lm.vocab
     run_phase1 = _needs_phase1(request, user)
-    seeds = [request.seed + i for i in range(request.batch_size)]
+    seeds = list(request.seeds) if request.seeds is not None else [
+        request.seed + i for i in range(request.batch_size)
+    ]
 
-    # Progress: phase-1 tokens are unknown up front; the code count is known once a duration is.
+    # Phase 1 once for the whole batch (upstream: one CoT, codes per item).
+    lm_meta = Metadata()
+    if run_phase1:
+        skip = {"genres"}
+        if not request.use_cot_caption:
+            skip.add("caption")
+        if not request.use_cot_language:
+            skip.add("language")
+        pair = prompts.think_phase1(request.caption, request.lyrics, request.negative_prompt)
+        spec = DecodeSpec(
+            mode="cot",
+            forced=user,
+            skip=frozenset(skip),
+            max_duration=lm.max_duration,
+            caption_cap=request.max_caption_tokens,
+        )
+        row = RowState(
+            fsm=MetadataFSM(vocab, spec) if request.constrained else None,
+            generator=_generator(seeds[0], device),
+            tokens=[],
+        )
+        generate_rows(
+            lm.model, vocab, [lm.encode(pair.cond)], [lm.encode(pair.uncond)], [row],
+            request.sampling, request.max_caption_tokens + GENRES_TOKEN_CAP + 256, ctx, expected_tokens=64,
+            progress_offset=0, cache_mode=lm.cache_mode, stage="lm",
+        )  # fmt: skip
+        if row.fsm is not None:
+            lm_meta = row.fsm.metadata()
+        else:
+            lm_meta = parse_cot(lm.tokenizer.decode(row.tokens, skip_special_tokens=False))
+
     items: list[ThinkItem] = []
-    done_tokens = 0
-    for start in range(0, request.batch_size, request.batch_chunk_size):
+    for start in range(0, len(seeds), request.batch_chunk_size):
         chunk = seeds[start : start + request.batch_chunk_size]
-        lm_meta = Metadata()
-        if run_phase1:
-            skip = {"genres"}
-            if not request.use_cot_caption:
-                skip.add("caption")
-            if not request.use_cot_language:
-                skip.add("language")
-            pair = prompts.think_phase1(request.caption, request.lyrics, request.negative_prompt)
-            spec = DecodeSpec(
-                mode="cot",
-                forced=user,
-                skip=frozenset(skip),
-                max_duration=lm.max_duration,
-                caption_cap=request.max_caption_tokens,
-            )
-            row = RowState(
-                fsm=MetadataFSM(vocab, spec) if request.constrained else None,
-                generator=_generator(chunk[0], device),
-                tokens=[],
-            )
-            generate_rows(
-                lm.model, vocab, [lm.encode(pair.cond)], [lm.encode(pair.uncond)], [row],
-                request.sampling, request.max_caption_tokens + GENRES_TOKEN_CAP + 256, ctx, expected_tokens=64,
-                progress_offset=done_tokens, cache_mode=lm.cache_mode, stage="lm",
-            )  # fmt: skip
-            done_tokens += len(row.tokens)
-            if row.fsm is not None:
-                lm_meta = row.fsm.metadata()
-            else:
-                lm_meta = parse_cot(lm.tokenizer.decode(row.tokens, skip_special_tokens=False))
         merged = user.merged_over(lm_meta)
         cot_meta = merged if run_phase1 else user
         if not request.use_cot_caption:

@@ -132,9 +132,18 @@ class GenerationPipeline:
                                     interval=(req.cfg_interval_start, req.cfg_interval_end)),
             infer_method=req.infer_method,
             sde_ignores_shift=not self.is_turbo,
-            dcw=DcwConfig(enabled=req.dcw_enabled, mode=req.dcw_mode, scaler=req.dcw_scaler,
-                          high_scaler=req.dcw_high_scaler),
+            dcw=DcwConfig(enabled=self.dcw_enabled_for(req), mode=req.dcw_mode, scaler=req.dcw_scaler,
+                          high_scaler=req.dcw_high_scaler, wavelet=req.dcw_wavelet),
         )
+
+    def dcw_enabled_for(self, req: GenerationRequest) -> bool:
+        """DCW on or off for `req`: its own choice, else upstream's newest default (on for turbo)."""
+        return self.is_turbo if req.dcw_enabled is None else bool(req.dcw_enabled)
+
+    def resolved_request(self, req: GenerationRequest, seeds: tuple[int, ...]) -> dict:
+        """The request as it ran, for provenance: resolved seeds and the DCW choice made for
+        this model (so the sidecar says what happened, and a re-run does it again)."""
+        return request_to_dict(req.with_changes(seeds=tuple(seeds), dcw_enabled=self.dcw_enabled_for(req)))
 
     # 2. ---------------------------------------------------------------------------------------
     def encode_prompt(self, plan: TaskPlan, batch: int) -> EncodedPrompt:
@@ -364,13 +373,14 @@ class GenerationPipeline:
 
     def _generate_with_planner(self, req: GenerationRequest, seeds: tuple[int, ...], ctx: JobContext,
                                initial_noise: torch.Tensor | None, lm=None) -> GenerationResult:
-        """text2music with thinking: per item, the planner LM (seeded with that item's seed)
-        writes metadata and 5 Hz codes, then the DiT renders them in cover mode (§3.3).
+        """text2music with thinking: the planner LM writes the metadata and CoT ONCE for the
+        batch (phase 1, seeded by item 0's seed) and each item's 5 Hz codes with that item's seed
+        (phase 2), as upstream; then the DiT renders each item's codes in cover mode (§3.3).
 
-        Items run one by one because each item's codes fix its own length; item k so stays
-        exactly a single run with seed k. The take's provenance keeps the LM's metadata and,
-        under "audio_codes", the planner's codes (take.codes are the codes of the generated
-        latents, as for every take).
+        Phase 2 and the DiT run item by item (batch_chunk_size=1), so item 0 is bit-identical to
+        a single run with its seed, and item k depends only on seeds 0 and k. The take's
+        provenance keeps the LM's metadata and, under "audio_codes", the planner's codes
+        (take.codes are the codes of the generated latents, as for every take).
         """
         from engine.planner.metadata import Metadata
         from engine.planner.sampling import SamplingParams
@@ -384,14 +394,18 @@ class GenerationPipeline:
                         duration=req.duration, language=None if req.vocal_language == "unknown" else req.vocal_language)
         sampling = SamplingParams(temperature=req.lm_temperature, top_k=req.lm_top_k or None,
                                   top_p=req.lm_top_p, cfg_scale=req.lm_cfg_scale)
+        ctx.check_cancelled()
+        planned_items = think(lm, ThinkRequest(
+            caption=req.caption, lyrics=req.effective_lyrics, metadata=user, seeds=tuple(seeds),
+            batch_chunk_size=1, sampling=sampling, negative_prompt=req.lm_negative_prompt,
+            use_cot_metas=req.use_cot_metas, use_cot_caption=req.use_cot_caption,
+            use_cot_language=req.use_cot_language, constrained=req.constrained_decoding,
+            max_caption_tokens=self.lm_caption_token_cap), ctx).items
+        lm_seconds = (time.perf_counter() - t0) / len(seeds)  # the LM's time, shared out per take
         takes: list[Take] = []
-        for k, seed in enumerate(seeds):
+        resolved = self.resolved_request(req, seeds)
+        for k, (seed, item) in enumerate(zip(seeds, planned_items, strict=True)):
             ctx.check_cancelled()
-            item = think(lm, ThinkRequest(
-                caption=req.caption, lyrics=req.effective_lyrics, metadata=user, seed=seed, batch_size=1,
-                sampling=sampling, negative_prompt=req.lm_negative_prompt, use_cot_metas=req.use_cot_metas,
-                use_cot_caption=req.use_cot_caption, use_cot_language=req.use_cot_language,
-                constrained=req.constrained_decoding, max_caption_tokens=self.lm_caption_token_cap), ctx).items[0]
             meta = item.metadata
             if not item.codes:
                 raise ValidationError("thinking: the planner LM produced no audio codes; try another seed")
@@ -402,16 +416,11 @@ class GenerationPipeline:
                 caption=meta.caption if (req.use_cot_caption and meta.caption) else req.caption,
                 vocal_language=meta.language if (req.use_cot_language and meta.language) else req.vocal_language,
             )
-            lm_seconds = time.perf_counter() - t0
-            result = self(planned, ctx)
-            take = result.takes[0]
-            prov = take.provenance
-            resolved = request_to_dict(req.with_changes(seeds=tuple(seeds)))
-            prov = replace(prov, request=resolved, item_index=k,
+            take = self(planned, ctx).takes[0]
+            prov = replace(take.provenance, request=resolved, item_index=k,
                            lm_metadata=tuple(sorted({**meta.to_dict(), "audio_codes": item.codes}.items())),
-                           timings_s=tuple(sorted(dict(prov.timings_s, lm=lm_seconds).items())))
+                           timings_s=tuple(sorted(dict(take.provenance.timings_s, lm=lm_seconds).items())))
             takes.append(replace(take, provenance=prov))
-            t0 = time.perf_counter()
         return GenerationResult(takes=tuple(takes))
 
     def _postprocess(self, wav: np.ndarray, plan: TaskPlan, req: GenerationRequest) -> np.ndarray:
@@ -446,7 +455,7 @@ class GenerationPipeline:
         # The recorded request carries the RESOLVED seeds of the whole batch: re-running it and
         # taking item k reproduces the take bit-for-bit (a batch-1 re-run with seed k matches
         # only to float rounding, because batched matmuls may sum in another order).
-        resolved = request_to_dict(req.with_changes(seeds=tuple(seeds)))
+        resolved = self.resolved_request(req, seeds)
         for k, seed in enumerate(seeds):
             provenance = Provenance(
                 request=resolved,

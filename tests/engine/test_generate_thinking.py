@@ -136,6 +136,31 @@ def test_same_seed_same_take_and_batch_items_match_single_runs(pipe, thought):
     assert [t.provenance.item_index for t in batch] == [0, 1]
 
 
+def test_phase1_runs_once_per_batch_and_every_take_shares_its_metadata(pipe, monkeypatch):
+    """Upstream plans the metadata and CoT once for the whole batch and samples only the codes
+    per item; running phase 1 per take made takes of one batch differ in BPM, key and caption."""
+    import engine.planner.think as think_module
+
+    stages = []
+    original = think_module.generate_rows
+
+    def counting(*args, **kwargs):
+        stages.append(kwargs.get("stage"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(think_module, "generate_rows", counting)
+    takes = pipe(REQUEST.with_changes(batch_size=3, seeds=(SEED, 40, 77))).takes
+    assert stages.count("lm") == 1  # phase 1 once for the batch
+    assert stages.count("lm codes") >= 1
+    metas = [{k: v for k, v in lm_metadata(t).items() if k != "audio_codes"} for t in takes]
+    assert metas[0] == metas[1] == metas[2]  # same BPM, key, caption, language
+    assert metas[0]["bpm"] and metas[0]["keyscale"] and metas[0]["caption"]
+    codes = [lm_metadata(t)["audio_codes"] for t in takes]
+    assert len({tuple(c) for c in codes}) == 3  # codes are sampled per item, with its own seed
+    assert all(len(c) == len(codes[0]) for c in codes)
+    assert [t.provenance.seed for t in takes] == [SEED, 40, 77]
+
+
 @pytest.mark.parametrize("stage", ["lm", "lm codes"])  # phase 1 (metadata), phase 2 (codes)
 def test_cancel_during_the_lm_stops_within_one_token(pipe, stage, monkeypatch):
     lm = pipe.planner()
