@@ -81,7 +81,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                           help="guidance only while START <= t <= END (default 0:1)")
     sampling.add_argument("--guidance-method", default="apg", choices=("apg", "adg", "cfg"),
                           help="apg (default), adg (angle-based) or plain cfg")
-    sampling.add_argument("--dcw", action="store_true", help="enable the DCW wavelet corrector")
+    dcw = sampling.add_mutually_exclusive_group()
+    dcw.add_argument("--dcw", dest="dcw", action="store_true", default=None,
+                     help="force the DCW wavelet corrector on (default: on for turbo, off for base/SFT)")
+    dcw.add_argument("--no-dcw", dest="dcw", action="store_false", help="turn the DCW corrector off")
     sampling.add_argument("--dcw-mode", default="double", choices=("low", "high", "double"))
     sampling.add_argument("--dcw-scaler", type=float, default=0.05)
     sampling.add_argument("--dcw-high-scaler", type=float, default=0.02)

@@ -61,11 +61,19 @@ class GenerationRequest:
     cfg_interval_start: float = 0.0
     cfg_interval_end: float = 1.0
     guidance_method: str = "apg"  # apg (default) | adg | cfg
-    dcw_enabled: bool = False
+    # DCW wavelet corrector. None = upstream's newest default for the loaded model: on for turbo
+    # (double, 0.05 / 0.02, haar), off for base/SFT; True/False force it. The pipeline records
+    # the resolved value in the take's provenance, so a re-run from the sidecar is identical.
+    dcw_enabled: bool | None = None
     dcw_mode: str = "double"
     dcw_scaler: float = 0.05
     dcw_high_scaler: float = 0.02
-    chunk_mask_auto_value: float = 1.0  # whole-song chunk mask value (1.0 = most deployed upstream)
+    dcw_wavelet: str = "haar"  # the only wavelet upstream uses (and the only one we implement)
+    # Chunk mask (a documented choice, ARCHITECTURE.md "Differences from upstream"): windows
+    # (repaint, lego with a region) are always explicit 0/1; whole-song tasks send this value.
+    # 1.0 = what most deployed upstream sent for its "auto" mode (a bool bug); 2.0 = the fixed
+    # "auto" sentinel ("the model decides"). Recorded in provenance with the request.
+    chunk_mask_auto_value: float = 1.0
 
     batch_size: int = 1
     seeds: tuple[int, ...] | None = None  # per item; -1 or missing entries = random
@@ -113,6 +121,7 @@ def _in_range(param: str, value: float, low: float, high: float) -> None:
 
 def validate_request(req: GenerationRequest) -> None:
     """Raise ValidationError naming the first bad parameter. Model-independent checks only."""
+    _validate_sampler_overlays(req)
     if req.task not in C.TASKS:
         _fail("task", f"must be one of {', '.join(C.TASKS)}, got {req.task!r}")
     if req.bpm is not None:
@@ -193,6 +202,15 @@ def validate_request(req: GenerationRequest) -> None:
     if req.output_format not in C.OUTPUT_FORMATS:
         _fail("output_format", f"must be one of {', '.join(C.OUTPUT_FORMATS)}, got {req.output_format!r}")
     _in_range("normalization_db", req.normalization_db, -60.0, 0.0)
+
+
+def _validate_sampler_overlays(req: GenerationRequest) -> None:
+    """Checks of the DCW / chunk-mask fields (kept apart from validate_request's main body)."""
+    if req.dcw_enabled is not None and not isinstance(req.dcw_enabled, bool):
+        _fail("dcw_enabled", f"must be true, false or null (the model's default), got {req.dcw_enabled!r}")
+    if req.dcw_wavelet != "haar":
+        _fail("dcw_wavelet", f"only 'haar' is supported (as upstream), got {req.dcw_wavelet!r}")
+    _in_range("chunk_mask_auto_value", req.chunk_mask_auto_value, 0.0, 2.0)
 
 
 def _is_missing(audio: AudioInput) -> bool:

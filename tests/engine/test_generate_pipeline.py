@@ -243,3 +243,37 @@ def test_reference_audio_changes_the_timbre_condition(turbo):
 def test_repaint_to_the_end_checks_the_window_length(turbo):
     with pytest.raises(ValidationError, match="^repaint_start:"):
         turbo(GenerationRequest(task="repaint", source_audio=SHORT, repaint_start=0.0, repaint_end=-1, seeds=(1,)))
+
+
+def test_dcw_is_on_for_turbo_by_default_with_a_switch_and_recorded_in_provenance(turbo, base):
+    """Newest upstream default: DCW on for turbo (double, 0.05/0.02, haar); off = a switch."""
+    default = GenerationRequest(caption="x", duration=5.0, seeds=(4,))
+    options = turbo.sampler_options(default, turbo.schedule_for(default)).dcw
+    assert (options.enabled, options.mode, options.scaler, options.high_scaler, options.wavelet) == (
+        True, "double", 0.05, 0.02, "haar")
+    assert base.sampler_options(default, base.schedule_for(default)).dcw.enabled is False
+    off = default.with_changes(dcw_enabled=False)
+    assert turbo.sampler_options(off, turbo.schedule_for(off)).dcw.enabled is False
+    on_take, off_take = turbo(default).takes[0], turbo(off).takes[0]
+    assert on_take.provenance.request["dcw_enabled"] is True  # the resolved choice, not None
+    assert off_take.provenance.request["dcw_enabled"] is False
+    assert not np.array_equal(on_take.latents, off_take.latents)  # the corrector really ran
+    from engine.tasks.request import request_from_dict
+
+    again = turbo(request_from_dict(on_take.provenance.request)).takes[0]
+    assert np.array_equal(again.audio, on_take.audio)  # the sidecar's request re-runs it exactly
+    with pytest.raises(ValidationError, match="dcw_wavelet"):
+        turbo(default.with_changes(dcw_wavelet="db4"))
+
+
+def test_cli_dcw_switch():
+    import argparse
+
+    from engine.cli.generate import register, request_from_args
+
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    base_args = ["generate", "--caption", "x", "--out", "o"]
+    assert request_from_args(parser.parse_args(base_args)).dcw_enabled is None
+    assert request_from_args(parser.parse_args([*base_args, "--no-dcw"])).dcw_enabled is False
+    assert request_from_args(parser.parse_args([*base_args, "--dcw"])).dcw_enabled is True
