@@ -29,9 +29,16 @@ MAX_DURATION = 12  # LM-chosen durations 10..12 s keep the code phase short (50.
 
 
 @pytest.fixture(scope="module")
-def lm(tiny_checkpoints) -> PlannerLM:
+def lm(tiny_checkpoints_any) -> PlannerLM:
+    """The tiny planner on our small tokenizer, then on Qwen3's real one (every test runs twice)."""
     torch.set_num_threads(1)
-    return PlannerLM.load(tiny_checkpoints, max_duration=MAX_DURATION)
+    return PlannerLM.load(tiny_checkpoints_any, max_duration=MAX_DURATION)
+
+
+def _runs(lm: PlannerLM, small: int) -> int:
+    """How many seeded runs a fuzz makes: all of them on the small tokenizer, a third on Qwen3's
+    (3.3x wider logits; the suite must stay fast on 2 cores)."""
+    return small if lm.model.config.vocab_size < 100_000 else max(small // 3, 8)
 
 
 def _gen(seed: int) -> torch.Generator:
@@ -150,7 +157,7 @@ def _drive(fsm: MetadataFSM, vocab: PlannerVocab, gen: torch.Generator, max_step
 def test_fsm_random_logits_always_give_well_formed_metadata(lm):
     v = lm.vocab
     genres = ("pop", "hip hop", "lo-fi, chill")
-    for seed in range(60):
+    for seed in range(_runs(lm, 60)):
         gen = _gen(seed)
         mode = ("cot", "understand")[seed % 2]
         with_genres = seed % 4 == 1
@@ -175,12 +182,86 @@ def test_fsm_random_logits_always_give_well_formed_metadata(lm):
             assert len(after) <= 6 and not any(v.code_index(t) is not None for t in after)
 
 
+def _single(lm: PlannerLM, text: str) -> int | None:
+    ids = lm.encode(text)
+    return ids[0] if len(ids) == 1 else None
+
+
+@pytest.fixture(scope="module")
+def qwen_lm(tiny_checkpoints_qwen3) -> PlannerLM:
+    """The tiny planner on Qwen3's real tokenizer only: our small BPE splits punctuation from
+    newlines (GPT-2 pre-tokenizer), so it has no `.\n`-like tokens to test with."""
+    return PlannerLM.load(tiny_checkpoints_qwen3, max_duration=MAX_DURATION)
+
+
+def _newline_tokens(lm: PlannerLM, ending: str) -> list[int]:
+    """The single Qwen token `ending` (`.\n`, `,\n`)."""
+    wanted = _single(lm, ending)
+    assert wanted is not None, f"{ending!r} is not one token"
+    return [wanted]
+
+
+def _caption_script(fsm: MetadataFSM, v: PlannerVocab, script: list[int], after: int) -> list[int]:
+    """Drive a cot FSM: random values everywhere, the caption from `script`; once the script is
+    used up the model "wants" token `after` (as upstream's arg-max look-ahead sees it)."""
+    gen, tokens = _gen(0), []
+    at = next(i for i, s in enumerate(fsm.steps) if s.field == "caption")
+    name, caption = fsm.steps[at - 1], fsm.steps[at]  # the forced "caption:" and the value
+    for _ in range(400):
+        logits = torch.randn(v.size, generator=gen)
+        if name.pos >= len(name.ids) and fsm.index <= at:  # writing (or about to write) the caption
+            logits[script[caption.count] if caption.count < len(script) else after] += 100.0
+        allowed = torch.isfinite(fsm.constrain(logits)).nonzero().squeeze(1)
+        token = int(allowed[torch.argmax(logits[allowed])])
+        fsm.feed(token)
+        tokens.append(token)
+        if token == v.eos_id:
+            return tokens
+    raise AssertionError("the FSM never finished")
+
+
+def test_a_token_containing_a_newline_ends_the_caption_as_upstream(qwen_lm):
+    """Upstream ends (or wraps) the caption on ANY token containing a newline, e.g. Qwen's
+    single tokens `.\n` and `,\n`; allowing only the bare `\n` made captions run on to the cap."""
+    lm = qwen_lm
+    v = lm.vocab
+    ends = _newline_tokens(lm, ".\n")
+    words = lm.encode(" soft piano")
+    next_field = lm.encode("duration")[0]  # not indented: the caption is over
+    spec = DecodeSpec(mode="cot", skip=frozenset({"genres"}), max_duration=MAX_DURATION, caption_cap=40)
+    fsm = MetadataFSM(v, spec)
+    _caption_script(fsm, v, [*words, ends[0]], after=next_field)
+    meta = fsm.metadata()
+    end_text = v.texts[ends[0]].split("\n")[0].strip()
+    assert meta.caption == ("soft piano" + end_text).strip()
+    caption_step = next(s for s in fsm.steps if s.field == "caption")
+    assert caption_step.count == len(words) + 1  # ended right after the newline token
+    _check_metadata(meta)
+
+
+def test_a_newline_token_followed_by_an_indented_line_wraps_the_caption(qwen_lm):
+    lm = qwen_lm
+    v = lm.vocab
+    wraps = _newline_tokens(lm, ",\n")
+    ends = _newline_tokens(lm, ".\n")
+    first, second = lm.encode(" soft"), lm.encode(" warm piano")
+    assert v.texts[second[0]][:1] == " "  # indented continuation (PyYAML wraps with spaces)
+    spec = DecodeSpec(mode="cot", skip=frozenset({"genres"}), max_duration=MAX_DURATION, caption_cap=40)
+    fsm = MetadataFSM(v, spec)
+    _caption_script(fsm, v, [*first, wraps[0], *second, ends[0]], after=lm.encode("duration")[0])
+    meta = fsm.metadata()
+    wrap_text = v.texts[wraps[0]].split("\n")[0].strip()
+    end_text = v.texts[ends[0]].split("\n")[0].strip()
+    assert meta.caption == f"soft{wrap_text} warm piano{end_text}"
+    _check_metadata(meta)
+
+
 def test_fsm_forces_user_values_verbatim_and_skips_fields(lm):
     v = lm.vocab
     user = validate_metadata(
         {"bpm": 97, "keyscale": "B♭ minor", "duration": 3, "language": "ja"}, max_duration=600
     )
-    for seed in range(20):
+    for seed in range(_runs(lm, 20)):
         spec = DecodeSpec(
             mode="cot", forced=user, skip=frozenset({"genres", "caption"}), max_duration=MAX_DURATION
         )
@@ -217,7 +298,7 @@ def test_random_weight_fuzz_100_seeds_well_formed_metadata_and_exact_code_counts
     params = SamplingParams(temperature=1.0, top_p=0.95, top_k=50, repetition_penalty=1.1, cfg_scale=2.0)
     pair = prompts.think_phase1("dreamy synth pop", "[verse]\nneon lights")
     rows, users = [], []
-    for seed in range(100):
+    for seed in range(_runs(lm, 100)):
         user = Metadata()
         if seed % 2:
             user = validate_metadata(
@@ -285,8 +366,13 @@ def test_think_batch_chunking_and_progress(lm):
     result = think(lm, _think_request(seed=10, batch_size=3, batch_chunk_size=2), ctx)
     assert [it.seed for it in result.items] == [10, 11, 12]
     assert all(len(it.codes) == 10 for it in result.items)
-    # The two chunks planned their own metadata; items of one chunk share it.
-    assert result.items[0].lm_metadata == result.items[1].lm_metadata
+    # Phase 1 runs once for the whole batch (as upstream): every chunk shares its metadata.
+    assert result.items[0].lm_metadata == result.items[1].lm_metadata == result.items[2].lm_metadata
+    assert result.items[0].codes != result.items[2].codes  # codes are per item
+    assert len([e for e in events if e.stage == "lm" and e.step == 1]) == 1  # one phase-1 run
+    explicit = think(lm, _think_request(seeds=(10, 99), batch_size=1))  # explicit seeds win
+    assert [it.seed for it in explicit.items] == [10, 99]
+    assert explicit.items[0].codes == result.items[0].codes
     assert {e.stage for e in events} == {"lm", "lm codes"}
     codes_events = [e for e in events if e.stage == "lm codes"]
     assert codes_events[-1].step == codes_events[-1].total == 11  # 10 codes + EOS
@@ -414,8 +500,12 @@ def test_cli_plan_think_prints_json(tiny_checkpoints, capsys):
     assert "bpm 1000" in capsys.readouterr().err
 
 
-def test_understand_from_audio_through_vae_and_dit_tokenizer(lm, tiny_checkpoints):
+def test_understand_from_audio_through_vae_and_dit_tokenizer(tiny_checkpoints):
+    """The audio -> codes path (VAE + DiT tokenizer); the tokenizer side is covered by
+    test_understand_codes on both tokenizers, so this runs on the small one only."""
     from engine.planner.audio_codes import audio_to_codes, load_code_models, understand_audio
+
+    lm = PlannerLM.load(tiny_checkpoints, max_duration=MAX_DURATION)
 
     dit, vae = load_code_models(tiny_checkpoints)
     audio = torch.randn(2, 48000, generator=_gen(0)) * 0.1  # 1 s -> 25 latent frames -> 5 codes
@@ -446,3 +536,26 @@ def test_loading_errors_and_genre_vocabulary(tmp_path):
     vocab_file.write_text("# comment\nPop\nhip hop\n\nlo-fi, chill\npop\n", encoding="utf-8")
     assert read_genres_vocab(vocab_file) == ("pop", "hip hop", "lo-fi, chill")
     assert read_genres_vocab(tmp_path / "missing.txt") is None
+
+
+def test_the_genre_list_ships_with_the_engine_and_installs_as_package_data(tiny_checkpoints, tmp_path, repo_root):
+    """Real LM folders hold no genres_vocab.txt (upstream reads it from its code repository), so
+    the planner must use the list shipped in engine/planner/data, and pyproject must install it."""
+    import tomllib
+    from fnmatch import fnmatch
+
+    from engine.planner.lm import genres_vocab_for, shipped_genres_vocab
+
+    lm = PlannerLM.load(tiny_checkpoints, max_duration=MAX_DURATION)
+    assert not (lm.folder / "genres_vocab.txt").exists()
+    assert lm.genres == shipped_genres_vocab() and len(lm.genres) > 200
+    assert {"pop", "hip hop", "k-pop", "lo-fi"} <= set(lm.genres)
+    assert all(g == g.lower().strip() and not g.startswith("#") for g in lm.genres)
+    own = tmp_path / "lm"
+    own.mkdir()
+    (own / "genres_vocab.txt").write_text("Pop\nshoegaze\n", encoding="utf-8")
+    assert genres_vocab_for(own) == ("pop", "shoegaze")  # an LM folder's own list wins
+    package_data = tomllib.loads((repo_root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    shipped = "planner/data/genres_vocab.txt"
+    assert (repo_root / "engine" / shipped).is_file()
+    assert any(fnmatch(shipped, pattern) for pattern in package_data["engine"])
