@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.cli.common import add_checkpoints_argument
+from engine.planner.constants import LYRICS_TOKEN_BUDGET
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -63,7 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     simple.add_argument("--description", required=True)
     simple.add_argument("--instrumental", action="store_true")
     simple.add_argument("--language", default=None)
-    simple.add_argument("--max-lyrics-tokens", type=int, default=1024)
+    simple.add_argument("--max-lyrics-tokens", type=int, default=LYRICS_TOKEN_BUDGET)
     simple.set_defaults(func=_simple)
 
     fmt = sub.add_parser("format", help="enhance a caption and lyrics")
@@ -71,7 +72,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_metadata(fmt)
     fmt.add_argument("--caption", default="")
     fmt.add_argument("--lyrics", default="")
-    fmt.add_argument("--max-lyrics-tokens", type=int, default=1024)
+    fmt.add_argument("--max-lyrics-tokens", type=int, default=LYRICS_TOKEN_BUDGET)
     fmt.set_defaults(func=_format)
 
     und = sub.add_parser("understand", help="audio codes -> caption, lyrics, metadata")
@@ -81,7 +82,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     und.add_argument(
         "--audio", type=Path, default=None, help="audio file: encoded to codes with the VAE + DiT tokenizer"
     )
-    und.add_argument("--max-lyrics-tokens", type=int, default=1024)
+    und.add_argument("--max-lyrics-tokens", type=int, default=LYRICS_TOKEN_BUDGET)
     und.set_defaults(func=_understand)
 
     plan.set_defaults(func=lambda args: plan.print_help() or 2)

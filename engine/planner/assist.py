@@ -22,14 +22,13 @@ from engine.planner.constants import (
     CODEBOOK_SIZE,
     GENRES_TOKEN_CAP,
     INSTRUMENTAL_LYRICS,
+    LYRICS_TOKEN_BUDGET,
 )
 from engine.planner.fsm import DecodeSpec, MetadataFSM
 from engine.planner.generate import RowState, generate_rows
 from engine.planner.lm import PlannerLM
 from engine.planner.metadata import Metadata, parse_cot, validate_metadata
 from engine.planner.sampling import SamplingParams
-
-LYRICS_TOKEN_BUDGET = 1024  # free text after </think>; upstream's limit is the context (4096 - 64)
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,9 @@ BPM_RANGE = (30, 300)
 DURATION_MIN_LM = 10  # the LM never proposes less than 10 s (§3.4)
 DURATION_MAX_DEFAULT = 600  # the "unlimited" GPU tier; smaller tiers pass their own limit (§7)
 CAPTION_TOKEN_CAP = 512
+# Free text after </think> (lyrics of understand / create sample / format): upstream's limit is
+# the LM context (4096) minus 64.
+LYRICS_TOKEN_BUDGET = 4032
 GENRES_TOKEN_CAP = 64  # free-text genres (no vocabulary file): force the newline after this many
 
 TIME_SIGNATURES: tuple[str, ...] = ("2", "3", "4", "6")  # 2/4, 3/4, 4/4, 6/8

@@ -15,8 +15,8 @@ Deviations from upstream, on purpose:
 - When a caption line ends, the next field name is forced instead of letting the model write
   free text until a ':' appears; the model writes the names in this fixed order anyway, and
   random or weak weights can then never produce malformed metadata.
-- The codes phase is given a target whenever a duration is known, including one the LM chose
-  in phase 1 (upstream enforces only the user's duration, §3.6).
+- Caption ending: after a newline token the next field NAME is forced instead of letting the
+  model write free text until a ':' (see _FreeLine for the upstream-equal part of the rule).
 - Values are recorded per field as token ids, so the result does not depend on re-parsing text.
 """
 
@@ -249,7 +249,7 @@ class MetadataFSM:
         for name in FIELD_ORDER:
             if name in spec.skip:
                 continue
-            self.steps.append(_Force(vocab.encode(f"{name}:")))
+            self.steps.append(_Force(vocab.fixed_string_ids(f"{name}:")))  # upstream's longest-prefix rule
             self.steps.append(self._value_step(name))
         if spec.mode == "cot":
             self.steps.append(_Eos(vocab))  # upstream stops phase 1 with EOS instead of </think>

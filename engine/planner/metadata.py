@@ -140,8 +140,8 @@ def validate_metadata(values: Mapping[str, Any] | Metadata | None, *, max_durati
 
 def value_text(field: str, value: Any) -> str:
     """How a value is written after `field:` in the CoT (without the leading space)."""
-    if field == "duration" and isinstance(value, float) and value.is_integer():
-        return str(int(value))
+    if field == "duration" and isinstance(value, int | float) and not isinstance(value, bool):
+        return str(int(value))  # upstream writes int(duration) into the CoT (6.5 s -> "6")
     return str(value)
 
 
@@ -159,7 +159,9 @@ def cot_yaml(meta: Metadata) -> str:
             continue
         if field == "timesignature" and str(value).endswith("/4"):
             value = str(value)[:-2]
-        if isinstance(value, float) and value.is_integer():
+        if field == "duration" and isinstance(value, int | float) and not isinstance(value, bool):
+            value = int(value)  # an integer in the CoT, as upstream (int(duration))
+        elif isinstance(value, float) and value.is_integer():
             value = int(value)
         if isinstance(value, str) and value.isdigit():
             value = int(value)

@@ -42,7 +42,8 @@ class SamplingParams:
 
     @property
     def uses_cfg(self) -> bool:
-        return self.cfg_scale != 1.0
+        """CFG only for scale > 1, as upstream (a scale <= 1 samples from the conditional row)."""
+        return self.cfg_scale > 1.0
 
 
 def combine_cfg(cond: torch.Tensor, uncond: torch.Tensor, scale: float) -> torch.Tensor:

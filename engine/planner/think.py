@@ -52,6 +52,9 @@ class ThinkRequest:
     constrained: bool = True
     max_caption_tokens: int = CAPTION_TOKEN_CAP
     seeds: tuple[int, ...] | None = None
+    # Upstream forces the code count only from the USER's duration (§3.6); with this on, the
+    # LM's own phase-1 duration fixes it too (an option: a weak LM then cannot run on).
+    codes_from_lm_duration: bool = False
 
 
 @dataclass(frozen=True)
@@ -143,8 +146,9 @@ def think(lm: PlannerLM, request: ThinkRequest, ctx: JobContext | None = None) -
             items.extend(ThinkItem(merged, lm_meta, (), s) for s in chunk)
             continue
 
-        # Phase 2: the target is the user's duration, else the LM's own (fixes upstream §3.6).
-        target = merged.code_count
+        # Phase 2: exactly duration x 5 codes for the user's duration (upstream's rule); the LM's
+        # own duration only when asked; otherwise the LM stops with EOS (or at max_codes).
+        target = merged.code_count if request.codes_from_lm_duration else user.code_count
         max_codes = int(lm.max_duration * CODES_PER_SECOND)
         pair = prompts.think_phase2(request.caption, request.lyrics, cot_meta, request.negative_prompt)
         cond_ids, uncond_ids = lm.encode(pair.cond), lm.encode(pair.uncond)

@@ -138,11 +138,38 @@ class PlannerVocab:
         self._device_ids: dict[tuple[str, str], torch.Tensor] = {}
         self._device_masks: dict[tuple[str, str], torch.Tensor] = {}
         self._tries: dict[tuple, TokenTrie] = {}
+        self._fixed: dict[str, tuple[int, ...]] = {}
         self._lock = threading.Lock()
 
     # ---- token helpers ---------------------------------------------------------------------
     def encode(self, text: str) -> list[int]:
         return encode(self.tokenizer, text)
+
+    def fixed_string_ids(self, text: str) -> list[int]:
+        """The tokens upstream forces for a fixed string (tags, `bpm:`, ...): at each position the
+        LONGEST prefix of the rest that is one token (upstream_lm_tools.md §3.3). This can differ
+        from `encode(text)`: Qwen encodes `bpm:` as `b`+`pm`+`:`, upstream forces `bp`+`m`+`:`,
+        which is what the model was trained to continue. Cached per string."""
+        with self._lock:
+            cached = self._fixed.get(text)
+        if cached is not None:
+            return list(cached)
+        ids: list[int] = []
+        pos = 0
+        while pos < len(text):
+            rest = text[pos:]
+            for end in range(len(rest), 0, -1):
+                piece = self.encode(rest[:end])
+                if len(piece) == 1:
+                    ids.append(piece[0])
+                    pos += end
+                    break
+            else:  # no single-token prefix at all (not seen with byte-level BPE): plain encoding
+                ids.extend(self.encode(rest))
+                break
+        with self._lock:
+            self._fixed[text] = tuple(ids)
+        return ids
 
     def value_ids(self, field: str, value: str) -> list[int]:
         """Tokens of ` {value}` as they follow `{field}:` (the space merges into the value)."""

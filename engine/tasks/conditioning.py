@@ -74,8 +74,15 @@ def plan_task(req: GenerationRequest, source: np.ndarray | None, lm_codes: tuple
     metas_duration: float | None
 
     if use_codes:
+        # The length comes from the codes; the metas say what upstream's would: the user's
+        # duration, else the source's length (cover with both), else "30 seconds" (its default).
         frames = max(C.MIN_FRAMES, 5 * len(codes))
-        metas_duration = frames / C.FRAMES_PER_SECOND
+        if req.duration:
+            metas_duration = req.duration
+        elif source is not None:
+            metas_duration = source.shape[1] / C.SAMPLE_RATE
+        else:
+            metas_duration = None  # format_metas writes upstream's "30 seconds"
     elif task == "text2music":
         seconds = round(req.duration if req.duration else 30.0, 1)
         frames = max(C.MIN_FRAMES, frames_for_samples(int(seconds * C.SAMPLE_RATE)))

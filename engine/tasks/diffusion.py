@@ -76,11 +76,14 @@ def fsq_hints(dit, src_latents: torch.Tensor) -> torch.Tensor:
 
 
 def fit_frames(latents: torch.Tensor, frames: int, silence: torch.Tensor) -> torch.Tensor:
-    """Crop, or right-pad with silence-latent frames, to `frames`. [B, T', 64] -> [B, T, 64]."""
+    """Crop, or right-pad with silence-latent frames, to `frames`. [B, T', 64] -> [B, T, 64].
+
+    The padding is the silence latent's FIRST `frames - T'` frames (`silence[:, 0:pad]`), as
+    upstream pads; `silence` [1, >=pad, 64]."""
     have = latents.shape[1]
     if have >= frames:
         return latents[:, :frames]
-    pad = silence[:, have:frames].to(latents).expand(latents.shape[0], -1, -1)
+    pad = silence[:, : frames - have].to(latents).expand(latents.shape[0], -1, -1)
     return torch.cat([latents, pad], dim=1)
 
 

@@ -407,12 +407,16 @@ class GenerationPipeline:
         for k, (seed, item) in enumerate(zip(seeds, planned_items, strict=True)):
             ctx.check_cancelled()
             meta = item.metadata
+            low, high = C.DURATION_RANGE
+            metas_duration = meta.duration if meta.duration and low <= meta.duration <= high else None
             if not item.codes:
                 raise ValidationError("thinking: the planner LM produced no audio codes; try another seed")
             planned = req.with_changes(
                 thinking=False, batch_size=1, seeds=(seed,), audio_codes=item.codes,
                 bpm=meta.bpm, keyscale=meta.keyscale or "", timesignature=meta.timesignature or "",
-                duration=None,
+                # The length follows the codes; the duration (user's, else the LM's) goes into
+                # the DiT metas, as upstream feeds the merged metadata to the DiT.
+                duration=metas_duration,
                 caption=meta.caption if (req.use_cot_caption and meta.caption) else req.caption,
                 vocal_language=meta.language if (req.use_cot_language and meta.language) else req.vocal_language,
             )

@@ -96,7 +96,9 @@ class GenerationRequest:
 
     @property
     def effective_lyrics(self) -> str:
-        return C.INSTRUMENTAL if self.instrumental or not self.lyrics.strip() else self.lyrics
+        """`[Instrumental]` when asked for; otherwise the lyrics as given, empty ones included
+        (upstream passes empty lyrics through to the lyric prompt unchanged)."""
+        return C.INSTRUMENTAL if self.instrumental else self.lyrics
 
     @property
     def effective_thinking(self) -> bool:

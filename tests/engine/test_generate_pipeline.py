@@ -212,10 +212,27 @@ def test_extract_length_and_base_only_rule(base, turbo):
         turbo(GenerationRequest(task="extract", source_audio=SHORT, tracks=("vocals",)))
 
 
-def test_thinking_is_ignored_for_lego(base):
-    take = base(GenerationRequest(task="lego", source_audio=SHORT, tracks=("bass",), steps=2, seeds=(7,),
-                                  thinking=True)).takes[0]
-    assert take.provenance.lm_metadata == ()
+@pytest.mark.parametrize(("task", "tracks"), [("lego", ("bass",)), ("extract", ("vocals",)),
+                                             ("complete", ("drums", "bass"))])
+def test_context_tasks_never_drop_their_source_when_thinking(base, task, tracks, monkeypatch):
+    """Upstream bug #1286: with thinking on, the LM's codes replaced the source of lego/complete/
+    extract. Legato never runs the planner for them, and neither the LM's nor pasted codes
+    replace the source latents the DiT hears: the take is the same as without thinking."""
+    def no_planner(*args, **kwargs):
+        raise AssertionError("the planner LM must not run for a context task")
+
+    monkeypatch.setattr(base, "planner", no_planner)
+    monkeypatch.setattr(base, "_generate_with_planner", no_planner)
+    plain = GenerationRequest(task=task, source_audio=SHORT, tracks=tracks, steps=2, seeds=(7,))
+    expected = base._encode_audio(SHORT, (7,), "source")[0]
+    takes = []
+    for req in (plain, plain.with_changes(thinking=True), plain.with_changes(thinking=True, audio_codes=(5,) * 10)):
+        with DenoiseSpy(base.dit) as spy:
+            takes.append(base(req).takes[0])
+        torch.testing.assert_close(spy.contexts[0][0, :25, :64], expected[:25])  # the source, not codes
+    for take in takes[1:]:
+        np.testing.assert_array_equal(take.audio, takes[0].audio)
+        assert take.provenance.lm_metadata == ()
 
 
 def test_base_guidance_variants_run(base):

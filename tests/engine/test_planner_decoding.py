@@ -256,6 +256,29 @@ def test_a_newline_token_followed_by_an_indented_line_wraps_the_caption(qwen_lm)
     _check_metadata(meta)
 
 
+def test_field_names_are_forced_by_the_longest_single_token_prefix(lm):
+    """Upstream forces each fixed string by its longest single-token prefix, step by step; on
+    Qwen3's vocabulary that gives `bp`+`m`+`:` for `bpm:` where plain encoding gives `b`+`pm`+`:`."""
+    v = lm.vocab
+
+    def longest_prefix(text):
+        ids, pos = [], 0
+        while pos < len(text):
+            end = max(e for e in range(1, len(text) - pos + 1) if len(lm.encode(text[pos : pos + e])) == 1)
+            ids.append(lm.encode(text[pos : pos + end])[0])
+            pos += end
+        return ids
+
+    fsm = MetadataFSM(v, DecodeSpec(mode="understand", max_duration=MAX_DURATION))
+    forced = [s.ids.tolist() for s in fsm.steps[1:] if s.field is None and s.__class__.__name__ == "_Force"]
+    expected = [longest_prefix(f"{n}:") for n in ("bpm", "caption", "duration", "genres", "keyscale",
+                                                   "language", "timesignature")]
+    assert forced[:7] == expected  # the names after <think>\n, in field order
+    assert [lm.tokenizer.decode(ids) for ids in forced[:2]] == ["bpm:", "caption:"]
+    if lm.model.config.vocab_size > 100_000:  # Qwen3: the rule really differs from encode()
+        assert [v.texts[i] for i in expected[0]] == ["bp", "m", ":"] and lm.encode("bpm:") != expected[0]
+
+
 def test_fsm_forces_user_values_verbatim_and_skips_fields(lm):
     v = lm.vocab
     user = validate_metadata(
@@ -355,9 +378,35 @@ def test_think_same_seed_same_output_and_lm_duration_sets_code_count(lm):
     c = think(lm, _think_request(seed=6)).items[0]
     assert a == b and len(a.codes) == 10 and a.metadata.duration == 2
     assert (a.codes, a.metadata) != (c.codes, c.metadata)
-    free = think(lm, _think_request(seed=1, metadata={}, sampling=SamplingParams(cfg_scale=1.0))).items[0]
+    free = think(lm, _think_request(seed=1, metadata={}, sampling=SamplingParams(cfg_scale=1.0),
+                                    codes_from_lm_duration=True)).items[0]
     _check_metadata(free.metadata)
-    assert len(free.codes) == int(free.metadata.duration * 5)  # upstream would not enforce this
+    assert len(free.codes) == int(free.metadata.duration * 5)  # the option: the LM's duration counts
+
+
+def test_by_default_only_the_users_duration_fixes_the_code_count(lm, monkeypatch):
+    """Upstream's rule (§3.6): without a user duration the codes phase has no target (the LM
+    stops with EOS); the LM's own CoT duration is not forced on the code count."""
+    import engine.planner.think as think_module
+
+    specs = []
+    original = think_module.MetadataFSM
+
+    def spy(vocab, spec):
+        specs.append(spec)
+        return original(vocab, spec)
+
+    monkeypatch.setattr(think_module, "MetadataFSM", spy)
+    from dataclasses import replace
+
+    lm_small = replace(lm, max_duration=2)  # max_codes = 10: a short run
+    item = think(lm_small, _think_request(seed=1, metadata={}, sampling=SamplingParams(cfg_scale=1.0),
+                                          max_caption_tokens=4)).items[0]
+    codes_spec = next(s for s in specs if s.mode == "codes")
+    assert codes_spec.code_target is None and codes_spec.max_codes == 10
+    assert 1 <= len(item.codes) <= 10
+    user = think(lm, _think_request(seed=1, metadata={"duration": 2.6})).items[0]
+    assert len(user.codes) == 13  # int(2.6 x 5) from the user's duration
 
 
 def test_think_batch_chunking_and_progress(lm):
