@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import math
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -131,6 +132,7 @@ class GenerationPipeline:
             guidance=GuidanceConfig(scale=scale, method=req.guidance_method,
                                     interval=(req.cfg_interval_start, req.cfg_interval_end)),
             infer_method=req.infer_method,
+            sampler_mode=req.sampler_mode,
             sde_ignores_shift=not self.is_turbo,
             dcw=DcwConfig(enabled=self.dcw_enabled_for(req), mode=req.dcw_mode, scaler=req.dcw_scaler,
                           high_scaler=req.dcw_high_scaler, wavelet=req.dcw_wavelet),
@@ -158,26 +160,42 @@ class GenerationPipeline:
         def rows(t: torch.Tensor) -> torch.Tensor:
             return t.expand(batch, *t.shape[1:])
 
-        def cond(i: int) -> TextConditioning:
-            valid = int(mask[i].sum())  # each prompt alone has no padding (upstream tokenizes one by one)
-            return TextConditioning(rows(states[i : i + 1, :valid]), rows(mask[i : i + 1, :valid]),
+        def cond(i: int, length: int) -> TextConditioning:
+            return TextConditioning(rows(states[i : i + 1, :length]), rows(mask[i : i + 1, :length]),
                                     rows(lyric), rows(lyric_mask))
 
-        return EncodedPrompt(text=cond(0), non_cover=cond(1) if plan.non_cover_caption else None)
+        # The caption alone has no padding (upstream tokenizes one prompt at a time).
+        cover_length = int(mask[0].sum())
+        # Upstream pads (pad id, mask 0) or crops the non-cover ids to the cover prompt's length
+        # before encoding them. The encoder is causal and runs without a mask, so row 1 of our
+        # batch (right-padded with the pad id to the longest prompt) cut at that length gives
+        # exactly those states. -> [B, Lt_cover, D] both.
+        non_cover = cond(1, cover_length) if plan.non_cover_caption else None
+        return EncodedPrompt(text=cond(0, cover_length), non_cover=non_cover)
 
     # 3. ---------------------------------------------------------------------------------------
     def prepare_latents(self, plan: TaskPlan, seeds: tuple[int, ...],
-                        initial_noise: torch.Tensor | None = None) -> torch.Tensor:
-        """Initial noise [B, T, 64]: per item `randn(1, T, 64)` from Generator(seed), float32 CPU."""
+                        initial_noise: torch.Tensor | None = None,
+                        req: GenerationRequest | None = None) -> torch.Tensor:
+        """Initial noise [B, T, 64]: per item `randn(1, T, 64)` from Generator(seed), float32 CPU.
+
+        With a retake (`req.retake_variance` v > 0), item k's noise is blended with the noise of
+        `retake_seed + k`: cos(v·π/2)·n_seed + sin(v·π/2)·n_retake (upstream's retake)."""
         if initial_noise is not None:
             expected = (len(seeds), plan.frames, 64)
             if tuple(initial_noise.shape) != expected:
                 raise ValidationError(f"initial_noise: shape must be {expected}, got {tuple(initial_noise.shape)}")
             return initial_noise
-        rows = []
-        for seed in seeds:
+
+        def noise(seed: int) -> torch.Tensor:
             gen = torch.Generator("cpu").manual_seed(seed)
-            rows.append(torch.randn(1, plan.frames, 64, generator=gen, dtype=torch.float32))
+            return torch.randn(1, plan.frames, 64, generator=gen, dtype=torch.float32)  # [1, T, 64]
+
+        rows = [noise(seed) for seed in seeds]
+        if req is not None and req.retake_seed is not None and req.retake_variance > 0:
+            angle = req.retake_variance * math.pi / 2
+            rows = [math.cos(angle) * row + math.sin(angle) * noise((req.retake_seed + k) % 2**32)
+                    for k, row in enumerate(rows)]
         return torch.cat(rows, dim=0)
 
     def _encode_audio(self, wav: np.ndarray, seeds: tuple[int, ...], purpose: str) -> torch.Tensor:
@@ -323,7 +341,7 @@ class GenerationPipeline:
         timings["vae_encode"] = time.perf_counter() - t0
         ctx.check_cancelled()
         # 6. noise
-        noise = self.prepare_latents(plan, seeds, initial_noise)
+        noise = self.prepare_latents(plan, seeds, initial_noise, req)
         sde_generators = [torch.Generator("cpu").manual_seed(derived_seed(s, "sde")) for s in seeds]
 
         def sde_noise(_step: int) -> torch.Tensor:
