@@ -62,3 +62,35 @@ def test_lyrics_budget_of_the_assist_tasks_is_upstreams():
     from engine.planner.assist import AssistOptions
 
     assert AssistOptions().max_lyrics_tokens == 4032  # context 4096 - 64
+
+
+def test_non_cover_caption_is_padded_or_cropped_to_the_cover_prompts_length(tiny_checkpoints):
+    """audio_cover_strength < 1: upstream pads (pad id, mask 0) or crops the non-cover caption ids
+    to the cover prompt's length; the DiT then sees two conditions of one length."""
+    from dataclasses import replace
+
+    from engine.tasks.pipeline import GenerationPipeline
+
+    pipe = GenerationPipeline.from_checkpoints(tiny_checkpoints)
+    encoder = pipe.models.text
+    req = GenerationRequest(task="cover", caption="x", audio_codes=(1,) * 30, audio_cover_strength=0.5)
+    base_plan = plan_task(req, None)
+    # The two instructions happen to tokenize to one length here; vary the non-cover caption so
+    # both directions (shorter -> padded, longer -> cropped) are exercised.
+    for caption in ("x", "x with many more words in the non cover caption"):
+        plan = replace(base_plan, non_cover_caption=base_plan.non_cover_caption.replace(
+            "Fill the audio semantic mask based on the given conditions:" if caption == "x" else "# Caption\nx",
+            "Fill:" if caption == "x" else "# Caption\n" + caption))
+        prompt = pipe.encode_prompt(plan, 2)
+        cover_ids, _ = encoder.tokenize([plan.caption], 256)
+        non_cover_ids, _ = encoder.tokenize([plan.non_cover_caption], 256)
+        length, own = cover_ids.shape[1], non_cover_ids.shape[1]
+        assert (own < length) if caption == "x" else (own > length)
+        nc = prompt.non_cover
+        assert nc.text_hidden_states.shape[:2] == nc.text_attention_mask.shape == (2, length)
+        assert int(nc.text_attention_mask[0].sum()) == min(own, length)
+        expected_ids = torch.full((1, length), encoder.tokenizer.pad_token_id)
+        expected_ids[0, : min(own, length)] = non_cover_ids[0, :length]
+        with torch.no_grad():
+            expected = encoder.model(input_ids=expected_ids).last_hidden_state
+        torch.testing.assert_close(nc.text_hidden_states[:1], expected, atol=1e-5, rtol=1e-5)
