@@ -41,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     what = p.add_argument_group("what to make")
     what.add_argument("--task", default="text2music",
-                      choices=("text2music", "cover", "repaint", "lego", "extract", "complete"),
+                      choices=("text2music", "cover", "cover-nofsq", "repaint", "lego", "extract", "complete"),
                       help="the task (default text2music)")
     what.add_argument("--caption", default="", help="style description, e.g. 'dreamy synthpop, female vocals'")
     what.add_argument("--lyrics", default="", help="lyrics text, or @FILE to read them from a file")
@@ -63,6 +63,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                             "an intro, an end past the source extends it (repaint and lego)")
     audio.add_argument("--repaint-mode", default="balanced", choices=("aggressive", "balanced", "conservative"))
     audio.add_argument("--repaint-strength", type=float, default=0.5, help="0-1, balanced mode (default 0.5)")
+    audio.add_argument("--retake-seed", type=int, default=None,
+                       help="retake: seed of the second noise blended into the take's own")
+    audio.add_argument("--retake-variance", type=float, default=0.0,
+                       help="retake: 0 = the take itself .. 1 = the retake seed's take (default 0)")
     audio.add_argument("--cover-strength", dest="audio_cover_strength", type=float, default=1.0,
                        help="0-1: share of steps that follow the source's structure (cover; default 1)")
     audio.add_argument("--cover-noise", dest="cover_noise_strength", type=float, default=0.0,
@@ -81,6 +85,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                           help="guidance only while START <= t <= END (default 0:1)")
     sampling.add_argument("--guidance-method", default="apg", choices=("apg", "adg", "cfg"),
                           help="apg (default), adg (angle-based) or plain cfg")
+    sampling.add_argument("--sampler-mode", default="euler", choices=("euler", "heun"),
+                          help="euler (default) or heun: a corrector step (ODE only, twice the model calls)")
     dcw = sampling.add_mutually_exclusive_group()
     dcw.add_argument("--dcw", dest="dcw", action="store_true", default=None,
                      help="force the DCW wavelet corrector on (default: on for turbo, off for base/SFT)")
@@ -178,11 +184,14 @@ def request_from_args(args: argparse.Namespace):
         repaint_strength=args.repaint_strength,
         audio_cover_strength=args.audio_cover_strength,
         cover_noise_strength=args.cover_noise_strength,
+        retake_seed=args.retake_seed,
+        retake_variance=args.retake_variance,
         tracks=tuple(args.tracks),
         steps=args.steps,
         guidance_scale=args.guidance_scale,
         shift=args.shift,
         infer_method=args.infer_method,
+        sampler_mode=args.sampler_mode,
         timesteps=_float_list(args.timesteps, "--timesteps") if args.timesteps else None,
         cfg_interval_start=cfg_start,
         cfg_interval_end=cfg_end if cfg_end >= 0 else 1.0,

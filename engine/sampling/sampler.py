@@ -103,6 +103,13 @@ class SamplerOptions:
     infer_method: str = "ode"  # "ode" | "sde"
     sde_ignores_shift: bool = False  # base/SFT quirk: SDE re-noises to 1 − (i+1)/n (§4.2)
     dcw: DcwConfig = field(default_factory=DcwConfig)
+    # "euler" (default) or "heun" (upstream 2026-03 `sampler_mode`): each ODE step but the last
+    # also evaluates the model at the Euler prediction and steps with the mean velocity; the
+    # corrector's guidance is plain CFG (upstream_dit.md §4.2). Twice the model calls.
+    sampler_mode: str = "euler"
+
+
+SAMPLER_MODES = ("euler", "heun")
 
 
 @dataclass(frozen=True)
@@ -156,6 +163,10 @@ def sample(
         raise ValueError(f"guidance method must be one of {GUIDANCE_METHODS}, got {guidance.method!r}")
     if options.infer_method not in ("ode", "sde"):
         raise ValueError(f"infer_method must be 'ode' or 'sde', got {options.infer_method!r}")
+    if options.sampler_mode not in SAMPLER_MODES:
+        raise ValueError(f"sampler_mode must be one of {SAMPLER_MODES}, got {options.sampler_mode!r}")
+    if options.sampler_mode == "heun" and options.infer_method != "ode":
+        raise ValueError("sampler_mode 'heun' is an ODE corrector; it needs infer_method 'ode'")
 
     noise = initial_noise
     t0 = schedule[0]
@@ -188,6 +199,14 @@ def sample(
             if sde_noise is None:
                 raise ValueError("infer_method 'sde' needs an sde_noise source")
             x_next = sde_step(x, v, t_cur, target_t, sde_noise(i).to(x))
+        elif options.sampler_mode == "heun":
+            x_pred = ode_step(x, v, t_cur, t_next)  # Euler predictor [B, T, 64]
+            x_pred_in = torch.cat([x_pred, x_pred], dim=0) if guidance.active else x_pred
+            v_pred_raw = model(x_pred_in, t_next, model_condition)  # [B', T, 64]
+            v_pred = v_pred_raw[:batch]
+            if guidance.active and guidance.interval[0] <= t_next <= guidance.interval[1]:
+                v_pred = cfg(v_pred_raw[:batch], v_pred_raw[batch:], guidance.scale)
+            x_next = ode_step(x, 0.5 * (v + v_pred), t_cur, t_next)
         else:
             x_next = ode_step(x, v, t_cur, t_next)
         if options.dcw.enabled:

@@ -67,6 +67,8 @@ def plan_task(req: GenerationRequest, source: np.ndarray | None, lm_codes: tuple
     target = None
     silence_region = False
     injection, crossfade, wav_cf = 0.0, 0, 0.0
+    # cover-nofsq uses the source's raw latents; codes never replace them (is_cover stays False,
+    # so the DiT skips the FSQ roundtrip, as upstream's is_covers is false for it).
     use_codes = bool(codes) and task in ("text2music", "cover")
     # A text2music request with codes becomes cover (upstream_dit.md §3.3 / §6).
     instruction_task = "cover" if use_codes else task

@@ -6,9 +6,10 @@ part of the model's training format: changing one byte changes what the model se
 
 from __future__ import annotations
 
-TASKS: tuple[str, ...] = ("text2music", "cover", "repaint", "lego", "extract", "complete")
+# cover-nofsq (upstream 2026-04): cover from the RAW VAE latents of the source (no FSQ roundtrip).
+TASKS: tuple[str, ...] = ("text2music", "cover", "cover-nofsq", "repaint", "lego", "extract", "complete")
 BASE_ONLY_TASKS: tuple[str, ...] = ("lego", "extract", "complete")  # turbo/SFT were not trained on them
-TASKS_NEEDING_SOURCE: tuple[str, ...] = ("repaint", "lego", "extract", "complete")
+TASKS_NEEDING_SOURCE: tuple[str, ...] = ("cover-nofsq", "repaint", "lego", "extract", "complete")
 
 TRACK_NAMES: tuple[str, ...] = (
     "vocals", "backing_vocals", "drums", "bass", "guitar", "keyboard",
@@ -19,6 +20,7 @@ INSTRUCTIONS: dict[str, str] = {
     "text2music": "Fill the audio semantic mask based on the given conditions:",
     "repaint": "Repaint the mask area based on the given conditions:",
     "cover": "Generate audio semantic tokens based on the given conditions:",
+    "cover-nofsq": "Generate audio semantic tokens based on the given conditions:",  # same as cover
     "extract": "Extract the {TRACK_NAME} track from the audio:",
     "extract_default": "Extract the track from the audio:",
     "lego": "Generate the {TRACK_NAME} track based on the audio context:",

@@ -57,6 +57,7 @@ class GenerationRequest:
     guidance_scale: float = 7.0  # ignored (forced to 1) for turbo
     shift: float = 3.0
     infer_method: str = "ode"
+    sampler_mode: str = "euler"  # euler | heun (upstream's Heun corrector; ODE only, 2x model calls)
     timesteps: tuple[float, ...] | None = None
     cfg_interval_start: float = 0.0
     cfg_interval_end: float = 1.0
@@ -77,6 +78,11 @@ class GenerationRequest:
 
     batch_size: int = 1
     seeds: tuple[int, ...] | None = None  # per item; -1 or missing entries = random
+    # Retake (upstream 2026-04): a nearby variation of a take. Item k's initial noise becomes
+    # cos(v·π/2)·noise(seed_k) + sin(v·π/2)·noise(retake_seed + k), v = retake_variance
+    # (0 = the take itself, 1 = retake_seed's take; the blend keeps unit variance).
+    retake_seed: int | None = None
+    retake_variance: float = 0.0
 
     thinking: bool = False
     lm_model: str | None = None
@@ -207,12 +213,23 @@ def validate_request(req: GenerationRequest) -> None:
 
 
 def _validate_sampler_overlays(req: GenerationRequest) -> None:
-    """Checks of the DCW / chunk-mask fields (kept apart from validate_request's main body)."""
+    """Checks of the DCW / chunk-mask / retake fields (kept apart from validate_request's body)."""
     if req.dcw_enabled is not None and not isinstance(req.dcw_enabled, bool):
         _fail("dcw_enabled", f"must be true, false or null (the model's default), got {req.dcw_enabled!r}")
     if req.dcw_wavelet != "haar":
         _fail("dcw_wavelet", f"only 'haar' is supported (as upstream), got {req.dcw_wavelet!r}")
     _in_range("chunk_mask_auto_value", req.chunk_mask_auto_value, 0.0, 2.0)
+    if req.sampler_mode not in ("euler", "heun"):
+        _fail("sampler_mode", f"must be euler or heun, got {req.sampler_mode!r}")
+    if req.sampler_mode == "heun" and req.infer_method != "ode":
+        _fail("sampler_mode", "heun is an ODE corrector; use infer_method 'ode'")
+    _in_range("retake_variance", req.retake_variance, 0.0, 1.0)
+    if req.retake_seed is not None:
+        if isinstance(req.retake_seed, bool) or not isinstance(req.retake_seed, int):
+            _fail("retake_seed", f"must be a whole number, got {req.retake_seed!r}")
+        _in_range("retake_seed", req.retake_seed, *C.SEED_RANGE)
+    elif req.retake_variance > 0:
+        _fail("retake_seed", "is needed when retake_variance > 0")
 
 
 def _is_missing(audio: AudioInput) -> bool:
