@@ -7,7 +7,9 @@ Real size needs ~7 GB (fp32 DiT decoder) of RAM; on the shared dev machine run i
 
     flock /tmp/legato-heavy.lock .venv/bin/python benchmarks/bench_models.py
 
-Options: --parts dit,vae  --dtypes fp32,bf16  --seconds 30  --threads N
+Options: --parts dit,vae[,dit_xl]  --dtypes fp32,bf16  --seconds 30  --threads N
+(dit_xl: the real-size XL 4B decoder shape, ~14 GB in fp32; `--shapes` prints the parameter
+counts of both shapes without building them.)
 """
 
 from __future__ import annotations
@@ -50,6 +52,22 @@ REAL_DIT_CONFIG = {  # upstream_dit.md §1.2 (2B class: turbo/base/sft)
     "is_turbo": True,
     "layer_types": ["sliding_attention", "full_attention"] * 12,
 }
+# XL (4B class, upstream_dit.md §1.2): a wider decoder; the condition encoder, tokenizer and
+# detokenizer stay 2048 wide (`encoder_*`), so fsq_dim and the condition states are 2048.
+REAL_XL_DIT_CONFIG = REAL_DIT_CONFIG | {
+    "hidden_size": 2560,
+    "intermediate_size": 9728,
+    "num_hidden_layers": 32,
+    "num_attention_heads": 32,
+    "num_key_value_heads": 8,
+    "head_dim": 128,
+    "encoder_hidden_size": 2048,
+    "encoder_intermediate_size": 6144,
+    "encoder_num_attention_heads": 16,
+    "encoder_num_key_value_heads": 8,
+    "layer_types": ["sliding_attention", "full_attention"] * 16,
+    "model_version": "xl_turbo",
+}
 REAL_VAE_CONFIG = {  # upstream_dit.md §1.3
     "audio_channels": 2,
     "channel_multiples": [1, 2, 4, 8, 16],
@@ -83,7 +101,7 @@ def _random_fill(module, dtype) -> None:
                 param.normal_(0.0, fan_in**-0.5)
 
 
-def bench_dit(dtype_name: str, seconds: float) -> dict:
+def bench_dit(dtype_name: str, seconds: float, xl: bool = False) -> dict:
     import torch
     from diffusers import AceStepTransformer1DModel
 
@@ -92,7 +110,8 @@ def bench_dit(dtype_name: str, seconds: float) -> dict:
     from engine.runtime.device import parse_dtype
 
     dtype = parse_dtype(dtype_name)
-    config = AceStepConfig.from_dict(REAL_DIT_CONFIG, source="REAL_DIT_CONFIG")
+    raw = REAL_XL_DIT_CONFIG if xl else REAL_DIT_CONFIG
+    config = AceStepConfig.from_dict(raw, source="REAL_XL_DIT_CONFIG" if xl else "REAL_DIT_CONFIG")
     t0 = time.perf_counter()
     with parameters_on_meta():
         decoder = AceStepTransformer1DModel(**config.transformer_kwargs())
@@ -119,13 +138,35 @@ def bench_dit(dtype_name: str, seconds: float) -> dict:
         forward_s = time.perf_counter() - t1
     assert out.shape == (1, frames, 64) and torch.isfinite(out.float()).all()
     return {
-        "part": "dit_forward",
+        "part": "dit_xl_forward" if xl else "dit_forward",
         "dtype": dtype_name,
         "frames": frames,
         "params_M": round(params / 1e6, 1),
         "build_s": round(build_s, 2),
         "seconds": round(forward_s, 2),
         "peak_rss_GB": round(_peak_rss_gb(), 2),
+    }
+
+
+def decoder_shape(raw: dict) -> dict:
+    """Parameter counts (millions) of the real-size decoder and condition encoder, built on the
+    meta device (no memory), and the widths that matter."""
+    from diffusers import AceStepTransformer1DModel
+    from diffusers.pipelines.ace_step.modeling_ace_step import AceStepConditionEncoder
+
+    from engine.models.acestep_config import AceStepConfig
+    from engine.models.empty_init import parameters_on_meta
+
+    config = AceStepConfig.from_dict(raw, source="bench config")
+    with parameters_on_meta():
+        decoder = AceStepTransformer1DModel(**config.transformer_kwargs())
+        encoder = AceStepConditionEncoder(**config.condition_encoder_kwargs())
+    return {
+        "decoder_params_M": round(sum(p.numel() for p in decoder.parameters()) / 1e6, 1),
+        "condition_encoder_params_M": round(sum(p.numel() for p in encoder.parameters()) / 1e6, 1),
+        "hidden_size": config.hidden_size,
+        "encoder_hidden_size": config.encoder_hidden_size,
+        "layers": raw["num_hidden_layers"],
     }
 
 
@@ -166,7 +207,12 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--shapes", action="store_true", help="print the 2B and XL decoder sizes and exit")
     args = parser.parse_args()
+    if args.shapes:
+        for name, raw in (("2B", REAL_DIT_CONFIG), ("XL", REAL_XL_DIT_CONFIG)):
+            print(json.dumps({"model": name, **decoder_shape(raw)}))
+        return 0
 
     if args.child:
         import torch
@@ -174,7 +220,10 @@ def main() -> int:
         if args.threads:
             torch.set_num_threads(args.threads)
         part, dtype = args.child.split(":")
-        result = (bench_dit if part == "dit" else bench_vae)(dtype, args.seconds)
+        if part == "dit_xl":  # ~14 GB in fp32: the XL decoder (see REAL_XL_DIT_CONFIG)
+            result = bench_dit(dtype, args.seconds, xl=True)
+        else:
+            result = (bench_dit if part == "dit" else bench_vae)(dtype, args.seconds)
         result["threads"] = torch.get_num_threads()
         print("RESULT " + json.dumps(result), flush=True)
         return 0

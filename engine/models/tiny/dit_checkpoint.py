@@ -28,14 +28,27 @@ _VARIANTS = {
     "turbo": {"module": "modeling_acestep_v15_turbo", "is_turbo": True},
     "base": {"module": "modeling_acestep_v15_base", "is_turbo": False},
     "sft": {"module": "modeling_acestep_v15_sft", "is_turbo": False},
+    # XL (4B class): a wider decoder than its condition encoder / tokenizer / detokenizer
+    # (`encoder_*` fields, upstream_dit.md §1.2). Not in the default tree; tests write it.
+    "xl_turbo": {"module": "modeling_acestep_v15_xl_turbo", "is_turbo": True},
+    "xl_base": {"module": "modeling_acestep_v15_xl_base", "is_turbo": False},
+}
+# Tiny XL sizes: decoder 96 wide (8 heads x 16), encoder side 64 wide (4 heads) = fsq_dim.
+_TINY_XL_DECODER = {"hidden_size": 96, "intermediate_size": 160, "num_attention_heads": 8}
+_TINY_XL_ENCODER = {
+    "encoder_hidden_size": 64,
+    "encoder_intermediate_size": 128,
+    "encoder_num_attention_heads": 4,
+    "encoder_num_key_value_heads": 2,
 }
 
 
 def tiny_dit_config(variant: str, *, text_hidden_dim: int = 32) -> dict[str, Any]:
-    """The config.json dict of a tiny DiT of `variant` ("turbo", "base" or "sft").
+    """The config.json dict of a tiny DiT of `variant` ("turbo", "base", "sft", "xl_turbo", "xl_base").
 
     Args:
-        variant: which upstream model family the folder imitates.
+        variant: which upstream model family the folder imitates ("xl_turbo"/"xl_base": the
+            asymmetric XL shape, decoder wider than the encoder side).
         text_hidden_dim: hidden size of the text encoder (its states feed `text_projector`,
             its embedding rows feed the lyric encoder).
 
@@ -46,7 +59,7 @@ def tiny_dit_config(variant: str, *, text_hidden_dim: int = 32) -> dict[str, Any
         raise ValidationError(f"unknown DiT variant {variant!r}; expected one of {sorted(_VARIANTS)}")
     spec = _VARIANTS[variant]
     layers = 4
-    return {
+    config = {
         "architectures": ["AceStepConditionGenerationModel"],
         "attention_bias": False,
         "attention_dropout": 0.0,
@@ -97,6 +110,9 @@ def tiny_dit_config(variant: str, *, text_hidden_dim: int = 32) -> dict[str, Any
         "use_sliding_window": True,
         "vocab_size": 64003,
     }
+    if variant.startswith("xl_"):
+        config |= _TINY_XL_DECODER | _TINY_XL_ENCODER
+    return config
 
 
 def tiny_silence_latent(seed: int, channels: int = 64, frames: int = TINY_SILENCE_FRAMES) -> torch.Tensor:
