@@ -105,7 +105,7 @@ def recipe_of(project: Project, take: ProjectTake) -> TakeRecipe:
     if "request" not in meta:
         raise ValidationError(f"take {take.name or take.id!r} was not generated, so it has no settings")
     data = dict(meta["request"])
-    for key, field_name in ((SOURCE_ASSET_KEY, "source_audio"), (REFERENCE_ASSET_KEY, "reference_audio")):
+    for field_name in ("source_audio", "reference_audio"):
         if isinstance(data.get(field_name), dict):
             data[field_name] = None  # an in-memory array: restored from the project below
     request = request_from_dict(data)
