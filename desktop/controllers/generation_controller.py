@@ -57,6 +57,9 @@ class GenerationController(QObject):
         self.pending: dict[str, PendingJob] = {}
         self.autogen = False
         self._installed_lms: list[str] = []
+        # Budgets for the planner's simple/format jobs; None = upstream's. Only tests lower them
+        # (the tiny LM never ends a caption on its own, so it would run to the 512-token cap).
+        self.assist_options = None
         bridge.job_event.connect(self.on_job_event)
         panel.generate_requested.connect(self.generate)
         panel.simple_requested.connect(self.write_from_description)
@@ -213,7 +216,7 @@ class GenerationController(QObject):
         job = CreateSampleJob(checkpoints=self._planner_root(), description=description,
                               instrumental=self.panel.simple_instrumental.isChecked(),
                               language=None if language == "unknown" else language,
-                              device=self.settings().device or "auto")
+                              device=self.settings().device or "auto", options=self.assist_options)
         return self._submit_assist(job, KIND_SIMPLE)
 
     @Slot()
@@ -234,7 +237,8 @@ class GenerationController(QObject):
                             timesignature=fields["timesignature"] or None, duration=fields["duration"],
                             language=None if fields["vocal_language"] == "unknown" else fields["vocal_language"])
         job = FormatSampleJob(checkpoints=self._planner_root(), caption=fields["caption"], lyrics=fields["lyrics"],
-                              metadata=metadata, device=self.settings().device or "auto")
+                              metadata=metadata, device=self.settings().device or "auto",
+                              options=self.assist_options)
         return self._submit_assist(job, KIND_FORMAT)
 
     def _submit_assist(self, job, kind: str) -> str | None:

@@ -179,6 +179,7 @@ class CreatePanel(QWidget):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # fields wrap instead
         scroll.setWidget(content)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
@@ -190,6 +191,10 @@ class CreatePanel(QWidget):
         footer.addWidget(self.general_error)
         footer.addLayout(buttons)
         outer.addLayout(footer)
+        for form in self.findChildren(QFormLayout):
+            form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+            form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.setMinimumWidth(380)
         self.mode.setCurrentIndex(CUSTOM)
         self._sync_task()
         self._sync_duration_hint(False)
@@ -287,9 +292,12 @@ class CreatePanel(QWidget):
 
     def set_dit_models(self, models: list[tuple[str, str]]) -> None:
         """The installed DiT folders as (name, variant)."""
+        from engine.models.discovery import DEFAULT_DIT
+
         current = self.model.currentData()
         self.model.clear()
-        for name, variant in models:
+        # The everyday model first: turbo (upstream's default), then the rest by name.
+        for name, variant in sorted(models, key=lambda m: (m[0] != DEFAULT_DIT, not is_turbo(m[1]), m[0])):
             self.model.addItem(name, name)
             self.model.setItemData(self.model.count() - 1, variant, Qt.ItemDataRole.UserRole + 1)
             self.model.setItemData(self.model.count() - 1, describe_variant(variant), Qt.ItemDataRole.ToolTipRole)
