@@ -338,6 +338,7 @@ class MainWindow(QMainWindow):
         self.peaks.shutdown()
         if self._owns_bridge:
             self.bridge.shutdown()
+        self.generation.shutdown()
         event.accept()
 
     def _show_about(self) -> None:

@@ -110,6 +110,10 @@ class TakeInspector(QWidget):
 
     # --- showing ----------------------------------------------------------------------------
     def show_clip(self, clip: Clip | None) -> None:
+        state = None if clip is None else (clip.id, clip.takes, clip.active_take_id, clip.name)
+        if state is not None and state == getattr(self, "_shown_state", None):
+            return  # nothing changed: skip a relayout of the dock (a UI stall on big windows)
+        self._shown_state = state
         self.clip = clip
         self.takes.clear()
         if clip is None:
