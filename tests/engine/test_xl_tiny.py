@@ -9,9 +9,9 @@ from engine.tasks.request import GenerationRequest
 
 
 def test_tiny_xl_loads_and_runs_in_both_layouts(tiny_checkpoints, tmp_path):
-    from engine.models.acestep_config import AceStepConfig
     from dataclasses import replace
 
+    from engine.models.acestep_config import AceStepConfig
     from engine.models.dit_loader import detect_layout, load_dit, save_dit_diffusers
     from engine.models.tiny.dit_checkpoint import tiny_dit_config, write_dit_checkpoint
     from engine.tasks.pipeline import GenerationPipeline
