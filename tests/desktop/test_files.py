@@ -71,7 +71,7 @@ def test_save_with_ctrl_s_reopen_identical(two_clip_window, qtbot, tmp_path, mon
                                   getExistingDirectory=str(target))
     _key(window, "Ctrl+S")
     assert picked == ["getSaveFileName"] and (target / "project.json").is_file()  # ".legato" added
-    assert window.windowTitle() == f"{window.project.name} — Legato"  # no unsaved marker
+    assert window.windowTitle() == "Untitled — Legato"  # no unsaved marker
     before = project_to_dict(window.project)
 
     _key(window, QKeySequence.StandardKey.New)  # saved: no question
@@ -252,7 +252,7 @@ def test_autosave_then_recovery_offered_at_start(two_clip_window, qtbot, tmp_pat
 def test_close_with_unsaved_changes_asks(two_clip_window, monkeypatch):
     window, ids = two_clip_window
     window.project.history.push(SetTrackMute(track_id=ids["A"][0], new=True))
-    assert window.windowTitle() == f"{window.project.name}* — Legato"
+    assert window.windowTitle() == "Untitled* — Legato"
     _real(monkeypatch, "ask_save_changes")
     seen: list[str] = []
     _answer_next_modal(seen, QMessageBox.StandardButton.Cancel)

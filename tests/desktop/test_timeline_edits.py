@@ -34,7 +34,7 @@ def test_drag_clip_to_other_track_is_one_undo_step(two_clip_window, qtbot):
     clip = window.project.clip(clip_a)
     assert (clip.position, clip.track_id) == (2 * SR, track_b)
     assert window.project.history.count == 1
-    assert window.windowTitle().startswith(window.project.name + "*")
+    assert window.windowTitle() == "Untitled* — Legato"
     assert window.actions_.undo.text() == "&Undo Move clip"
     item = window.timeline.scene.items_by_clip[clip_a]
     assert item.lane == 1 and item.pos().x() == 100.0  # the scene followed the document
