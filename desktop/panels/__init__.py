@@ -1,0 +1,1 @@
+"""Panels: self-contained widgets the main window docks or embeds."""
