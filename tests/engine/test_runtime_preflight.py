@@ -73,7 +73,7 @@ def tiny_pipeline(tiny_checkpoints):
 @pytest.mark.slow  # real (tiny) pipeline runs on the CPU
 def test_calibration_is_measured_once_and_stored(tiny_pipeline, tmp_path, monkeypatch):
     store = tmp_path / "calib.json"
-    calib = pf.load_or_calibrate(tiny_pipeline, path=store)
+    calib = pf.load_or_calibrate(tiny_pipeline, path=store)  # default lengths: what users get
     assert calib.weights_bytes > 0 and calib.diffusion_step.fixed_s + calib.diffusion_step.per_frame_s > 0
     assert calib.key.startswith("cpu|float32|")
     monkeypatch.setattr(pf, "calibrate", lambda *a, **k: pytest.fail("measured twice"))
