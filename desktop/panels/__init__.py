@@ -1,1 +1,1 @@
-"""Panels: self-contained widgets the main window docks or embeds."""
+"""Dockable panels over the engine: Create (generation), the job strip, the take inspector."""
