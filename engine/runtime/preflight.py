@@ -36,10 +36,12 @@ CALIBRATION_FILE = "preflight_calibration.json"
 FRAMES_PER_SECOND = 25  # VAE latent rate
 CALIBRATION_SECONDS = (5.0, 20.0)  # two lengths far enough apart -> fixed + per-frame
 CALIBRATION_REPEATS = 2  # each length runs this often; the fastest run counts (load spikes)
-CALIBRATION_TIMES = (1.0, 0.5)  # a two-step custom schedule (any family accepts timesteps)
+# Two custom schedules (any family accepts timesteps) of 2 and 4 steps: their difference is the
+# cost of a step, the rest is the once-per-run part of diffusion (condition encoding, setup).
+CALIBRATION_TIMES = ((1.0, 0.5), (1.0, 0.75, 0.5, 0.25))
 DEFAULT_DURATION_S = 30.0
 GB = 1024**3
-STAGES = ("text_encode", "diffusion_step", "vae_decode")
+STAGES = ("text_encode", "diffusion_run", "diffusion_step", "vae_decode")
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class Calibration:
     cfg_calibrated: bool  # the diffusion cost was measured with guidance (batch doubled)
     memory_measured: bool
     text_encode: StageCost
+    diffusion_run: StageCost  # once per run: condition encoding and sampler set-up
     diffusion_step: StageCost
     vae_decode: StageCost
     measured_at: float
@@ -182,40 +185,52 @@ def calibration_key(pipeline) -> str:
     return f"{models.device}|{str(models.dtype).replace('torch.', '')}|torch {torch.__version__}|{ids}"
 
 
-def calibrate(pipeline, ctx=None, *, lengths: tuple[float, float] = CALIBRATION_SECONDS,
-              repeats: int = CALIBRATION_REPEATS) -> Calibration:
+def calibrate(pipeline, ctx=None, *, lengths: tuple[float, float] | None = None,
+              repeats: int | None = None) -> Calibration:
     """Measure this pipeline's per-stage costs on its device (short real runs at two lengths)."""
+    lengths = lengths or CALIBRATION_SECONDS
+    repeats = repeats or CALIBRATION_REPEATS
     from engine.tasks.request import GenerationRequest
 
     guidance = 1.0 if pipeline.is_turbo else 7.0
     samples: dict[str, list[tuple[int, float, float]]] = {name: [] for name in STAGES}
     measured = True
-    warm = GenerationRequest(caption="calibration", duration=lengths[0], timesteps=CALIBRATION_TIMES,
+    warm = GenerationRequest(caption="calibration", duration=lengths[0], timesteps=CALIBRATION_TIMES[0],
                              guidance_scale=guidance, seeds=(0,))
     pipeline(warm, ctx)  # first call pays one-off costs (allocator, kernels); not measured
     for seconds in lengths:
         frames = round(seconds * FRAMES_PER_SECOND)
-        req = warm.with_changes(duration=seconds)
-        steps = len(pipeline.schedule_for(req)) - 1
-        best = {"text": math.inf, "diffusion": math.inf, "vae": math.inf}
+        best = {"text": math.inf, "vae": math.inf}
+        diffusion = {}
         peaks = {"text": 0, "run": 0}
-        for _ in range(max(1, repeats)):
-            with _PeakMemory(pipeline.models.device) as text_peak:
-                t0 = time.perf_counter()
-                _encode_once(pipeline, req)
-                best["text"] = min(best["text"], time.perf_counter() - t0)
-            with _PeakMemory(pipeline.models.device) as peak:
-                result = pipeline(req, ctx)
-            timings = dict(result.timings_s)
-            best["diffusion"] = min(best["diffusion"], timings["diffusion"] / steps)
-            best["vae"] = min(best["vae"], timings["vae_decode"])
-            peaks = {"text": max(peaks["text"], text_peak.peak), "run": max(peaks["run"], peak.peak)}
-            measured = measured and peak.measured
+        for times in CALIBRATION_TIMES:
+            req = warm.with_changes(duration=seconds, timesteps=times)
+            steps = len(pipeline.schedule_for(req)) - 1
+            diffusion[steps] = math.inf
+            for _ in range(max(1, repeats)):
+                with _PeakMemory(pipeline.models.device) as text_peak:
+                    t0 = time.perf_counter()
+                    _encode_once(pipeline, req)
+                    best["text"] = min(best["text"], time.perf_counter() - t0)
+                with _PeakMemory(pipeline.models.device) as peak:
+                    result = pipeline(req, ctx)
+                timings = dict(result.timings_s)
+                diffusion[steps] = min(diffusion[steps], timings["diffusion"])
+                best["vae"] = min(best["vae"], timings["vae_decode"])
+                peaks = {"text": max(peaks["text"], text_peak.peak), "run": max(peaks["run"], peak.peak)}
+                measured = measured and peak.measured
+        (few, d_few), (many, d_many) = sorted(diffusion.items())
+        per_step = max(0.0, (d_many - d_few) / (many - few))
+        # Text encoding depends on the caption and lyrics, not on the length: one constant.
         samples["text_encode"].append((frames, best["text"], peaks["text"]))
+        samples["diffusion_run"].append((frames, max(0.0, d_few - few * per_step), 0.0))
         # The whole run's peak is charged to both heavy stages: an upper bound for each.
-        samples["diffusion_step"].append((frames, best["diffusion"], peaks["run"]))
+        samples["diffusion_step"].append((frames, per_step, peaks["run"]))
         samples["vae_decode"].append((frames, best["vae"], peaks["run"]))
     fitted = {name: _fit(points) for name, points in samples.items()}
+    text = samples["text_encode"]
+    fitted["text_encode"] = StageCost(sum(p[1] for p in text) / len(text), 0.0,
+                                      max(p[2] for p in text), 0.0)
     return Calibration(
         key=calibration_key(pipeline),
         device=str(pipeline.models.device),
@@ -338,7 +353,7 @@ def _needs(req, calib: Calibration, family: str, frames: int, batch: int) -> tup
     steps = _steps(req, family)
     stages = {
         "text encode": calib.text_encode.seconds(frames) * batch,
-        "diffusion": calib.diffusion_step.seconds(frames) * steps * width,
+        "diffusion": (calib.diffusion_run.seconds(frames) + calib.diffusion_step.seconds(frames) * steps) * width,
         "vae decode": calib.vae_decode.seconds(frames) * batch,
     }
     peak = calib.weights_bytes + max(

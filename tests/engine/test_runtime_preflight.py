@@ -16,6 +16,7 @@ def _calib(**changes) -> pf.Calibration:
     base = pf.Calibration(
         key="test", device="cpu", weights_bytes=4 * GB, cfg_calibrated=False, memory_measured=True,
         text_encode=pf.StageCost(0.5, 0.0, 0.1 * GB, 0.0),
+        diffusion_run=pf.StageCost(0.0, 0.0, 0.0, 0.0),
         diffusion_step=pf.StageCost(0.2, 0.004, 0.2 * GB, 0.0002 * GB),
         vae_decode=pf.StageCost(0.1, 0.002, 0.1 * GB, 0.0001 * GB),
         measured_at=0.0,
@@ -40,6 +41,8 @@ def test_seconds_scale_with_frames_steps_batch_and_guidance():
     turbo = pf.predict(_req(duration=30), c, "turbo", 64 * GB)
     expected = 0.5 + 8 * (0.2 + 0.004 * 750) + (0.1 + 0.002 * 750)
     assert turbo.seconds == pytest.approx(expected)
+    with_setup = pf.predict(_req(duration=30), _calib(diffusion_run=pf.StageCost(1.0, 0.001, 0, 0)), "turbo", 64 * GB)
+    assert with_setup.seconds == pytest.approx(expected + 1.0 + 0.75)  # once per run, not per step
 
 
 def test_fits_line_and_the_advice_when_it_does_not():
@@ -74,6 +77,7 @@ def tiny_pipeline(tiny_checkpoints):
 def test_calibration_is_measured_once_and_stored(tiny_pipeline, tmp_path, monkeypatch):
     store = tmp_path / "calib.json"
     calib = pf.load_or_calibrate(tiny_pipeline, path=store)  # default lengths: what users get
+    assert calib.text_encode.per_frame_s == 0.0  # text cost does not depend on the length
     assert calib.weights_bytes > 0 and calib.diffusion_step.fixed_s + calib.diffusion_step.per_frame_s > 0
     assert calib.key.startswith("cpu|float32|")
     monkeypatch.setattr(pf, "calibrate", lambda *a, **k: pytest.fail("measured twice"))
