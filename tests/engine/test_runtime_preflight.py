@@ -73,29 +73,39 @@ def tiny_pipeline(tiny_checkpoints):
     return GenerationPipeline.from_checkpoints(tiny_checkpoints)
 
 
+@pytest.fixture(scope="module")
+def stored(tiny_pipeline):
+    """One real calibration of the tiny pipeline, stored where the app and the CLI look for it."""
+    # Users get two repeats at 5 s and 20 s; on the shared 2-core test machine that is a minute.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pf, "CALIBRATION_SECONDS", (1.0, 4.0))
+        patch.setattr(pf, "CALIBRATION_REPEATS", 1)
+        assert pf.stored_calibration(pf.calibration_key(tiny_pipeline)) is None
+        return pf.load_or_calibrate(tiny_pipeline)
+
+
 @pytest.mark.slow  # real (tiny) pipeline runs on the CPU
-def test_calibration_is_measured_once_and_stored(tiny_pipeline, tmp_path, monkeypatch):
-    store = tmp_path / "calib.json"
-    calib = pf.load_or_calibrate(tiny_pipeline, path=store)  # default lengths: what users get
-    assert calib.text_encode.per_frame_s == 0.0  # text cost does not depend on the length
-    assert calib.weights_bytes > 0 and calib.diffusion_step.fixed_s + calib.diffusion_step.per_frame_s > 0
-    assert calib.key.startswith("cpu|float32|")
+def test_calibration_is_measured_once_and_stored(tiny_pipeline, stored, monkeypatch):
+    assert pf.calibration_path().is_file()  # under engine.settings.data_dir()
+    assert stored.weights_bytes > 0 and stored.diffusion_step.fixed_s + stored.diffusion_step.per_frame_s > 0
+    assert stored.key.startswith("cpu|float32|")
+    assert stored.text_encode.per_frame_s == 0.0  # text cost does not depend on the length
     monkeypatch.setattr(pf, "calibrate", lambda *a, **k: pytest.fail("measured twice"))
-    assert pf.load_or_calibrate(tiny_pipeline, path=store) == calib
-    result = pf.predict(_req(duration=20, batch_size=2), calib, tiny_pipeline.family)
-    assert result.fits and result.seconds > 0 and result.peak_bytes >= calib.weights_bytes
+    assert pf.load_or_calibrate(tiny_pipeline) == stored
+    result = pf.predict(_req(duration=20, batch_size=2), stored, tiny_pipeline.family)
+    assert result.fits and result.seconds > 0 and result.peak_bytes >= stored.weights_bytes
 
 
 @pytest.mark.slow  # real (tiny) pipeline runs on the CPU
-def test_dry_run_prints_the_preflight_and_writes_nothing(tiny_checkpoints, tmp_path, capsys):
+def test_dry_run_prints_the_preflight_and_writes_nothing(tiny_checkpoints, stored, tmp_path, capsys, monkeypatch):
     from engine.cli import main
 
+    monkeypatch.setattr(pf, "calibrate", lambda *a, **k: pytest.fail("the stored calibration should be used"))
     code = main(["generate", "--caption", "x", "--duration", "10", "--checkpoints", str(tiny_checkpoints),
                  "--device", "cpu", "--dry-run", "--out", str(tmp_path / "out")])
     out = capsys.readouterr().out
     assert code == 0 and out.startswith("fits · about ") and "peak " in out
     assert not (tmp_path / "out").exists()
-    assert pf.calibration_path().is_file()  # stored under engine.settings.data_dir()
 
 
 @pytest.mark.slow  # real (tiny) pipeline runs on the CPU
