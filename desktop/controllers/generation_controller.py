@@ -196,7 +196,9 @@ class GenerationController(QObject):
 
     def cancel_running(self) -> bool:
         """Esc: stop the running job (True if one was asked to stop)."""
-        running = next((i.job_id for i in self.bridge.queue.jobs() if i.state.name == "RUNNING"), None)
+        from engine.jobs import JobState
+
+        running = next((i.job_id for i in self.bridge.queue.jobs() if i.state is JobState.RUNNING), None)
         return running is not None and self.bridge.cancel(running)
 
     # --- planner assists ---------------------------------------------------------------------

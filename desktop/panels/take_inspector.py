@@ -187,6 +187,6 @@ class TakeInspector(QWidget):
             max(0, len(schedule) - 1), request.get("infer_method", "ode").upper(), meta.get("device", "")))
         timings = meta.get("timings_s") or {}
         order = ("lm", "text_encode", "vae_encode", "diffusion", "vae_decode")
-        shown = [f"{k.replace('_', ' ')} {timings[k]:.1f} s" for k in order if k in timings]
+        shown = [self.tr("{0} {1:.1f} s").format(k.replace("_", " "), timings[k]) for k in order if k in timings]
         total = timings.get("total")
         self.timings.setText((" · ".join(shown) + (self.tr("  (total {0:.1f} s)").format(total) if total else "")) or "—")
