@@ -173,8 +173,18 @@ def weights_bytes(pipeline) -> int:
     total = 0
     for part in (pipeline.models.dit, pipeline.models.text.model, pipeline.models.vae.model):
         for tensor in list(part.parameters()) + list(part.buffers()):
-            total += tensor.numel() * tensor.element_size()
+            total += tensor_bytes(tensor)
     return total
+
+
+def tensor_bytes(tensor) -> int:
+    """Bytes a tensor really holds; a quantised wrapper (torchao Int8Tensor) counts its inner data."""
+    from torch.utils._python_dispatch import is_traceable_wrapper_subclass
+
+    if is_traceable_wrapper_subclass(tensor):
+        names, _ = tensor.__tensor_flatten__()
+        return sum(tensor_bytes(getattr(tensor, name)) for name in names)
+    return tensor.numel() * tensor.element_size()
 
 
 def calibration_key(pipeline) -> str:

@@ -53,6 +53,9 @@ def test_int8_dit_stays_within_tolerance(tiny_checkpoints):
     apply_int8_weight_only(quant.models.dit)
     assert any(type(m.weight).__name__ == "Int8Tensor" for m in quant.models.dit.modules()
                if isinstance(m, torch.nn.Linear))
+    from engine.runtime.preflight import weights_bytes
+
+    assert weights_bytes(quant) < weights_bytes(full)  # int8 weights really are smaller
     a = full(req).takes[0].latents
     b = quant(req).takes[0].latents
     error = float(np.linalg.norm(a - b) / np.linalg.norm(a))
