@@ -43,6 +43,7 @@ MAX_CHANNELS = 64
 # Above this peak (far beyond audio's +-1) soxr's float32 filter can overflow to Inf.
 _RESAMPLE_F32_SAFE_PEAK = 1e30
 _SHORT_INPUT_FRAMES = 4096  # inputs shorter than this are padded before resampling
+_READ_BLOCK_FRAMES = 1 << 20  # ~21 s at 48 kHz per decode block
 # WAV format tags whose data comes in fixed blocks: MS ADPCM, IMA ADPCM, GSM 6.10.
 _BLOCK_CODECS = {0x0002, 0x0011, 0x0031}
 
@@ -161,21 +162,27 @@ def _true_frames(path: Path, decoded: int) -> int:
 
 
 def _read_all(f: sf.SoundFile, name: str) -> np.ndarray:
-    """Every frame as [frames, channels] float32; block-wise when the codec cannot seek (GSM 6.10
-    in WAV), where soundfile refuses a one-shot read."""
-    if f.seekable():
-        return f.read(dtype="float32", always_2d=True)
+    """Every frame as [frames, channels] float32, read block by block.
+
+    Why blocks: a one-shot read allocates what the header CLAIMS (a mutated FLAC can claim hours
+    of audio in a few bytes); block reads only ever hold what really decodes. They also work for
+    codecs that cannot seek (GSM 6.10 in WAV), where soundfile refuses a one-shot read.
+    """
     limit = MAX_IMPORT_SECONDS * f.samplerate
     blocks, total = [], 0
     while True:
-        block = f.read(1 << 16, dtype="float32", always_2d=True)
+        block = f.read(_READ_BLOCK_FRAMES, dtype="float32", always_2d=True)
         if block.shape[0] == 0:
             break
         total += block.shape[0]
         if total > limit:
             raise AudioFileError(f"{name}: longer than {MAX_IMPORT_SECONDS // 3600} hours")
         blocks.append(block)
-    return np.concatenate(blocks) if blocks else np.zeros((0, f.channels), np.float32)
+        if block.shape[0] < _READ_BLOCK_FRAMES and f.seekable():
+            break  # a short block from a seekable file is the end
+    if not blocks:
+        return np.zeros((0, f.channels), np.float32)
+    return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
 
 
 def read_audio(path: str | os.PathLike) -> np.ndarray:

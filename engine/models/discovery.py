@@ -124,7 +124,7 @@ def _classify(folder: Path) -> tuple[str, str, str] | None:
         return "lm", "original", folder.name[len(LM_PREFIX) :]
     if config.get("model_type") == "qwen3" and "embedding" in folder.name.lower():
         return "text_encoder", "original", ""
-    return None
+    return _kind_from_name(folder.name)  # a conventional name with a damaged config: list its problem
 
 
 def _dit_variant(name: str, config: dict) -> str:
@@ -167,12 +167,18 @@ def _check_configs(folder: Path, kind: str, layout: str) -> None:
 
     if kind == "dit" and layout == "original":
         AceStepConfig.from_file(folder / "config.json")  # auto_map ignored: never given to transformers
-    elif kind == "dit":
+        return
+    if kind == "dit":
         read_json(folder / "model_index.json")
         for sub in ("transformer", "condition_encoder"):
             read_model_config(folder / sub / "config.json")
-    else:
-        read_model_config(folder / "config.json")
+        return
+    config = read_model_config(folder / "config.json")
+    key, expected = ("_class_name", "AutoencoderOobleck") if kind == "vae" else ("model_type", "qwen3")
+    if config.get(key) != expected:
+        raise CheckpointError(
+            f"{folder / 'config.json'}: {key} is {str(config.get(key))[:40]!r}, expected {expected!r}"
+        )
 
 
 def _problem_weights(folder: Path) -> str | None:

@@ -183,12 +183,13 @@ def _wav_float_data(path: Path) -> tuple[int, int]:
 
 
 def _read_asset(path: Path, asset_id: str, frames: int, name: str, lazy: bool) -> Asset:
+    where = f"{path.parent.parent.name}/{AUDIO_DIR}/{path.name}"  # "Song.legato/audio/<hash>.wav"
     try:
         offset, n = _wav_float_data(path)
     except (OSError, ValueError, struct.error) as exc:
-        raise ProjectFileError(f"{path.name}: not a valid Legato audio asset ({exc})") from exc
+        raise ProjectFileError(f"{where}: not a valid Legato audio asset ({exc})") from exc
     if n != frames:
-        raise ProjectFileError(f"{path.name}: holds {n} frames but the project expects {frames}")
+        raise ProjectFileError(f"{where}: holds {n} frames but the project expects {frames}")
     if lazy:
         samples = np.memmap(path, dtype="<f4", mode="r", offset=offset, shape=(frames, 2)).T  # [2, frames]
     else:
@@ -545,7 +546,9 @@ def _load_assets(folder: Path, data: Any, where: str, lazy: bool, verify: bool |
         name = r.get(entry, "name", str, f"asset {aid[:12]}", "")
         asset = _read_asset(path, aid, frames, name[:200], lazy)
         if verify and content_hash(asset.samples) != aid:
-            raise ProjectFileError(f"{rel}: the audio does not match its hash (the file was changed)")
+            raise ProjectFileError(
+                f"{folder.name}/{rel}: the audio does not match its hash (the file was changed)"
+            )
         store.add_asset(asset)
     return store
 
