@@ -83,3 +83,32 @@ def test_pipeline_refuses_a_window_past_the_source_before_encoding(tiny_checkpoi
     with pytest.raises(ValidationError, match=r"^repaint_start: 100 s is past the end of the source audio"):
         pipe(req)
     assert encoded == [] and time.perf_counter() - started < 5.0
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["[1, 2]", '{"format": "legato-take/1", "request": {}, "models": []}', "[" * 100_000,
+     '{"format": "legato-take/1", "request": {"seeds": 5}, "models": [{"name": "x"}]}',
+     '{"format": "legato-take/1", "item_index": ' + "9" * 5000 + ', "request": {}}'],
+)
+def test_damaged_sidecars_are_validation_errors(tmp_path, text):
+    from engine.tasks.outputs import read_sidecar
+
+    path = tmp_path / "take.json"
+    path.write_text(text)
+    with pytest.raises(ValidationError, match=r"^from_sidecar: .*take.json"):
+        read_sidecar(path)
+
+
+def test_checkpoints_root_with_a_hostile_config_still_resolves(tiny_checkpoints, tmp_path):
+    """resolve_model scans every folder's config.json; a 100,000-deep one used to raise
+    RecursionError before any loader's checks ran."""
+    from engine.tasks.components import installed_dits
+
+    root = tmp_path / "ckpt"
+    root.mkdir()
+    for child in tiny_checkpoints.iterdir():
+        (root / child.name).symlink_to(child, target_is_directory=True)
+    (root / "junk").mkdir()
+    (root / "junk" / "config.json").write_text("[" * 100_000 + "]" * 100_000)
+    assert "acestep-v15-turbo" in [p.name for p in installed_dits(root)]
