@@ -82,3 +82,16 @@ def ask_overwrite(parent: QWidget | None, names: list[str]) -> bool:
         QMessageBox.StandardButton.Cancel,
     )
     return answer == QMessageBox.StandardButton.Yes
+
+
+def ask_audio_file(parent: QWidget | None, title: str = "Choose audio") -> str:
+    path, _ = QFileDialog.getOpenFileName(parent, title, "", AUDIO_FILTER)
+    return path
+
+
+def ask_take_export_folder(parent: QWidget | None, start: str = "") -> str:
+    return QFileDialog.getExistingDirectory(parent, "Export take into folder", start)
+
+
+def ask_models_folder(parent: QWidget | None, start: str = "") -> str:
+    return QFileDialog.getExistingDirectory(parent, "Choose the models (checkpoints) folder", start)

@@ -7,15 +7,21 @@ Project.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QAction, QCloseEvent
-from PySide6.QtWidgets import QLabel, QMainWindow, QMenu, QMessageBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMenu, QMessageBox, QVBoxLayout, QWidget
 
 import engine
 from desktop.actions import Actions
+from desktop.bridge import EngineBridge
 from desktop.controllers.document_controller import DocumentController
 from desktop.controllers.edit_controller import EditController
+from desktop.controllers.generation_controller import GenerationController
 from desktop.controllers.transport_controller import TransportController
+from desktop.generate_actions import GenerateActions
+from desktop.panels.create_panel import CreatePanel
+from desktop.panels.job_strip import JobStrip
+from desktop.panels.take_inspector import TakeInspector
 from desktop.theme import apply_dark_theme
 from desktop.timeline.peaks_adapter import make_peak_service
 from desktop.timeline.range_selection import TimeSelection
@@ -27,7 +33,7 @@ from engine.timebase import TimeRange, seconds_to_samples
 
 class MainWindow(QMainWindow):
     def __init__(self, project: Project | None = None, *, autosave_dir=None, offer_recovery: bool = True,
-                 player=None) -> None:
+                 player=None, bridge: EngineBridge | None = None) -> None:
         super().__init__()
         apply_dark_theme(self)
         self.resize(1440, 900)
@@ -46,16 +52,28 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         self._position_label = QLabel()
         self.statusBar().addPermanentWidget(self._position_label)
+        self.device_label = QLabel()
+        self.device_label.setObjectName("deviceLabel")
+        self.device_label.setStyleSheet("color: #9aa4b2; padding: 0 6px;")
+        self.statusBar().addPermanentWidget(self.device_label)
 
         self.actions_ = Actions.build(self)
+        self.generate_actions = GenerateActions.build(self)
         self.edits = EditController(on_error=self.show_status)
         self.documents = DocumentController(self, autosave_dir=autosave_dir)
         self.transport = TransportController(self, player=player)
+        self.bridge = bridge or EngineBridge(parent=self)
+        self._owns_bridge = bridge is None
+        self._build_docks()
+        self.generation = GenerationController(self, self.bridge, self.create_panel, self.inspector, parent=self)
         self._build_menus()
         self._wire()
+        self._wire_generation()
 
         self.documents.set_project(project or Project("Untitled"))
-        self.statusBar().showMessage(self.transport.availability_message())
+        models = self.generation.refresh_models()
+        self.statusBar().showMessage(f"{self.transport.availability_message()} · {models}")
+        self._device_job = self._check_device()
         if offer_recovery and project is None:
             self.documents.offer_recovery()
 
@@ -75,6 +93,7 @@ class MainWindow(QMainWindow):
         project.history.changed.connect(self._on_history_changed)
         project.changed.connect(self._on_project_field)
         self._on_history_changed()
+        self.inspector.show_clip(None)
 
     def _on_project_field(self, project, field) -> None:
         if field == "master_gain_db":
@@ -92,6 +111,7 @@ class MainWindow(QMainWindow):
         a.redo.setText(f"&Redo {h.redo_text}" if h.can_redo else "&Redo")
         self.update_title()
         self._update_edit_actions()
+        self._refresh_inspector()
 
     def update_title(self) -> None:
         if self.project is None:
@@ -123,9 +143,12 @@ class MainWindow(QMainWindow):
         transport = self.view_menu.addMenu("&Transport")
         for action in (a.play, a.stop, a.loop):
             transport.addAction(action)
-        pending = QAction("Generation arrives with the model panels", self)
-        pending.setEnabled(False)
-        self.generate_menu.addAction(pending)
+        g = self.generate_actions
+        for action in (g.create, g.generate, g.autogen, None, g.previous_take, g.next_take, None, g.settings):
+            self.generate_menu.addSeparator() if action is None else self.generate_menu.addAction(action)
+        panels = self.view_menu.addMenu(self.tr("&Panels"))
+        for dock in (self.create_dock, self.inspector_dock, self.jobs_dock):
+            panels.addAction(dock.toggleViewAction())
         about = QAction("&About Legato", self)
         about.triggered.connect(self._show_about)
         self.help_menu.addAction(about)
@@ -139,7 +162,7 @@ class MainWindow(QMainWindow):
         a.split.triggered.connect(self.split_at_playhead)
         a.delete.triggered.connect(lambda: self.edits.delete_clips(tl.scene.selected_clip_ids()))
         a.duplicate.triggered.connect(self.duplicate_selected)
-        a.clear_selection.triggered.connect(self.clear_selection)
+        a.clear_selection.triggered.connect(self.escape)
         a.zoom_in.triggered.connect(tl.zoom_in)
         a.zoom_out.triggered.connect(tl.zoom_out)
         a.zoom_fit.triggered.connect(tl.zoom_to_fit)
@@ -170,6 +193,105 @@ class MainWindow(QMainWindow):
         header.slider_released.connect(self.edits.end_slider_gesture)
         header.renamed.connect(self.edits.rename_track)
 
+    # --- generation ----------------------------------------------------------------------------
+    def _build_docks(self) -> None:
+        self.create_panel = CreatePanel()
+        self.inspector = TakeInspector()
+        self.job_strip = JobStrip()
+        self.create_dock = self._dock("createDock", self.tr("Create"), self.create_panel,
+                                      Qt.DockWidgetArea.RightDockWidgetArea)
+        self.inspector_dock = self._dock("inspectorDock", self.tr("Takes"), self.inspector,
+                                         Qt.DockWidgetArea.RightDockWidgetArea)
+        self.jobs_dock = self._dock("jobsDock", self.tr("Jobs"), self.job_strip, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.create_dock, self.inspector_dock)
+        self.create_dock.raise_()
+        self.resizeDocks([self.create_dock], [420], Qt.Orientation.Horizontal)
+
+    def _dock(self, name: str, title: str, widget: QWidget, area) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetClosable
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _wire_generation(self) -> None:
+        g, gen = self.generate_actions, self.generation
+        g.create.triggered.connect(self.show_create_panel)
+        g.generate.triggered.connect(gen.generate)
+        g.autogen.toggled.connect(self.create_panel.autogen.setChecked)
+        self.create_panel.autogen.toggled.connect(g.autogen.setChecked)
+        g.previous_take.triggered.connect(lambda: self._step_takes(-1))
+        g.next_take.triggered.connect(lambda: self._step_takes(1))
+        g.settings.triggered.connect(self.open_settings)
+        self.bridge.job_event.connect(self.job_strip.on_job_event)
+        self.bridge.job_event.connect(self._on_job_event)
+        self.job_strip.cancel_requested.connect(self.bridge.cancel)
+        self.timeline.view.take_step_requested.connect(self.edits.step_take)
+        self.inspector.take_chosen.connect(self.edits.choose_take)
+        gen.message.connect(self.show_status)
+        gen.landed.connect(self._on_landed)
+
+    def show_create_panel(self) -> None:
+        self.create_dock.show()
+        self.create_dock.raise_()
+        self.create_panel.caption.setFocus()
+
+    def _step_takes(self, delta: int) -> None:
+        ids = self.timeline.scene.selected_clip_ids()
+        with self.project.history.group(self.tr("Switch takes")) if len(ids) > 1 else _nullcontext():
+            for clip_id in ids:
+                self.edits.step_take(clip_id, delta)
+
+    def _on_landed(self, clip_id: str) -> None:
+        self.timeline.scene.select_clips([clip_id])
+        self._refresh_inspector()
+        self.inspector_dock.show()
+
+    def _refresh_inspector(self) -> None:
+        ids = self.timeline.scene.selected_clip_ids()
+        clip = None
+        if len(ids) == 1 and ids[0] in {c.id for c in self.project.clips()}:
+            clip = self.project.clip(ids[0])
+        if clip is not self.inspector.clip or clip is not None:
+            self.inspector.show_clip(clip)
+
+    def escape(self) -> None:
+        """Esc stops the running job first; with nothing running it clears the selection."""
+        if self.generation.cancel_running():
+            self.show_status(self.tr("Stopping the running job…"))
+            return
+        self.clear_selection()
+
+    def _check_device(self) -> str | None:
+        from engine.runtime.report import DeviceReportJob
+
+        self._device_report = None
+        return self.bridge.submit(DeviceReportJob(requested=self.generation.settings().device or "auto"))
+
+    @Slot(object)
+    def _on_job_event(self, event) -> None:
+        from engine.jobs import JobFinished
+
+        if event.job_id == getattr(self, "_device_job", None) and isinstance(event, JobFinished):
+            self._device_report = event.result
+            self.device_label.setText(event.result.summary())
+            self.device_label.setToolTip(event.result.problem or self.tr("The device generation runs on"))
+
+    def open_settings(self):
+        from desktop.settings_dialog import SettingsDialog
+        from engine.settings import save_settings
+
+        report = getattr(self, "_device_report", None)
+        dialog = SettingsDialog(self.generation.settings(), report.summary() if report else "", self)
+        dialog.accepted.connect(lambda: (save_settings(dialog.chosen()),
+                                         self.show_status(self.generation.refresh_models()),
+                                         setattr(self, "_device_job", self._check_device())))
+        dialog.open()
+        return dialog
+
     # --- selection ---------------------------------------------------------------------------
     def _on_range_selection(self, sel: TimeSelection | None) -> None:
         if sel is None or sel.length_s <= 0:
@@ -186,6 +308,7 @@ class MainWindow(QMainWindow):
     def _on_clip_selection(self) -> None:
         self.selection.set_clips(self.timeline.scene.selected_clip_ids())
         self._update_edit_actions()
+        self._refresh_inspector()
 
     def _update_edit_actions(self) -> None:
         has_clips = bool(self.timeline.scene.selected_clip_ids())
@@ -213,6 +336,8 @@ class MainWindow(QMainWindow):
         self.transport.shutdown()
         self.documents.shutdown()
         self.peaks.shutdown()
+        if self._owns_bridge:
+            self.bridge.shutdown()
         event.accept()
 
     def _show_about(self) -> None:
@@ -221,6 +346,12 @@ class MainWindow(QMainWindow):
             "About Legato",
             f"Legato {engine.__version__}\nA music workstation around ACE-Step 1.5, running locally.",
         )
+
+
+def _nullcontext():
+    from contextlib import nullcontext
+
+    return nullcontext()
 
 
 __all__ = ["MainWindow", "Qt"]

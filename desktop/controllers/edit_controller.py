@@ -17,6 +17,7 @@ from engine.project.commands import (
     MoveClip,
     RemoveClips,
     RenameTrack,
+    SetActiveTake,
     SetFades,
     SetMasterGain,
     SetTrackGain,
@@ -54,6 +55,20 @@ class EditController:
             self.on_error(str(exc))
             return False
         return True
+
+    # --- takes ---------------------------------------------------------------------------
+    def choose_take(self, clip_id: str, take_id: str) -> None:
+        """Make `take_id` the take that sounds (one undo step; nothing if it already does)."""
+        clip = self.project.clip(clip_id)
+        if clip.active_take_id != take_id:
+            self._push(SetActiveTake(clip_id, take_id, text=f"Switch to take {_take_number(clip, take_id)}"))
+
+    def step_take(self, clip_id: str, delta: int) -> None:
+        """The previous (-1) / next (+1) take of a clip, wrapping around."""
+        clip = self.project.clip(clip_id)
+        ids = [t.id for t in clip.takes]
+        if len(ids) > 1:
+            self.choose_take(clip_id, ids[(ids.index(clip.active_take_id) + delta) % len(ids)])
 
     # --- clips ---------------------------------------------------------------------------
     def move_clips(self, moves: list[tuple[str, float, str]]) -> None:
@@ -151,6 +166,10 @@ class EditController:
     def rename_track(self, track_id: str, name: str) -> None:
         if self.project.track(track_id).name != name:
             self._push(RenameTrack(track_id=track_id, new=name))
+
+
+def _take_number(clip, take_id: str) -> int:
+    return 1 + [t.id for t in clip.takes].index(take_id)
 
 
 def seconds(frame_count: int) -> float:

@@ -21,6 +21,8 @@ NAME_BAR_HEIGHT = 17
 EDGE_GRAB_PX = 6
 FADE_HANDLE_PX = 8
 LANE_MARGIN = 2
+TAKE_ARROW_PX = 16  # each of the take switcher's ◀ ▶ buttons on the name bar
+TAKE_SWITCHER_PX = 2 * TAKE_ARROW_PX + 34
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,8 @@ class ClipView:
     fade_out_s: float = 0.0
     muted: bool = False
     asset_length_s: float = float("inf")  # bounds how far the edges can be trimmed out
+    take_number: int = 1  # the active take, 1-based
+    take_count: int = 1
 
     @property
     def end_s(self) -> float:
@@ -104,10 +108,25 @@ class ClipItem(QGraphicsItem):
         self.update()
 
     # --- hit testing (used by the view's gesture logic) ----------------------------------
+    def switcher_rect(self) -> QRectF | None:
+        """Where the take switcher (◀ 2/4 ▶) sits on the name bar, or None (one take / too narrow)."""
+        w = self._width
+        if self.view.take_count < 2 or w < TAKE_SWITCHER_PX + 60:
+            return None
+        return QRectF(w - EDGE_GRAB_PX - TAKE_SWITCHER_PX, 0, TAKE_SWITCHER_PX, NAME_BAR_HEIGHT)
+
     def zone_at(self, local: QPointF) -> str:
-        """'fade_in', 'fade_out', 'trim_left', 'trim_right', 'move' (name bar) or 'body'."""
+        """'fade_in', 'fade_out', 'trim_left', 'trim_right', 'take_prev', 'take_next',
+        'move' (name bar) or 'body'."""
         x, y = local.x(), local.y()
         w = self._width
+        switcher = self.switcher_rect()
+        if switcher is not None and switcher.contains(local):
+            if x < switcher.left() + TAKE_ARROW_PX:
+                return "take_prev"
+            if x > switcher.right() - TAKE_ARROW_PX:
+                return "take_next"
+            return "move"
         grab = min(EDGE_GRAB_PX, w / 4)
         if y <= FADE_HANDLE_PX + 2:
             fi = self._geometry.x_of(self.view.fade_in_s)
@@ -166,12 +185,27 @@ class ClipItem(QGraphicsItem):
         font.setPointSizeF(8.5)
         font.setBold(True)
         p.setFont(font)
+        switcher = self.switcher_rect()
+        name_right = (switcher.left() - 4) if switcher is not None else w - 4
         if w > 24:
-            p.drawText(QRectF(6, 0, w - 10, NAME_BAR_HEIGHT), Qt.AlignmentFlag.AlignVCenter, shown.name)
+            p.drawText(QRectF(6, 0, name_right - 6, NAME_BAR_HEIGHT), Qt.AlignmentFlag.AlignVCenter, shown.name)
+        if switcher is not None:
+            self._paint_switcher(p, switcher)
         edge = palette.CLIP_SELECTED_EDGE if self.isSelected() else QColor(base).darker(150)
         p.setPen(QPen(edge, 2 if self.isSelected() else 1))
         p.setBrush(Qt.BrushStyle.NoBrush)
         p.drawRect(rect.adjusted(0.5, 0.5, -0.5, -0.5))
+
+    def _paint_switcher(self, p: QPainter, r: QRectF) -> None:
+        """◀ n/N ▶: which take plays; the arrows flip takes (so do the [ and ] keys)."""
+        p.fillRect(r, QColor(0, 0, 0, 70))
+        p.setPen(QPen(QColor(0xf4, 0xf4, 0xf6)))
+        left = QRectF(r.left(), r.top(), TAKE_ARROW_PX, r.height())
+        right = QRectF(r.right() - TAKE_ARROW_PX, r.top(), TAKE_ARROW_PX, r.height())
+        middle = QRectF(left.right(), r.top(), r.width() - 2 * TAKE_ARROW_PX, r.height())
+        p.drawText(left, Qt.AlignmentFlag.AlignCenter, "◀")
+        p.drawText(right, Qt.AlignmentFlag.AlignCenter, "▶")
+        p.drawText(middle, Qt.AlignmentFlag.AlignCenter, f"{self.view.take_number}/{self.view.take_count}")
 
     def _visible_part(self, p: QPainter, option: QStyleOptionGraphicsItem, rect: QRectF) -> QRectF:
         """The part of the item worth drawing a waveform for: exposed AND inside the view.

@@ -37,6 +37,8 @@ def clip_view_of(clip, project) -> ClipView:
         fade_in_s=clip.fade_in / SAMPLE_RATE,
         fade_out_s=clip.fade_out / SAMPLE_RATE,
         asset_length_s=asset.frames / SAMPLE_RATE if asset else float("inf"),
+        take_number=1 + [t.id for t in clip.takes].index(clip.active_take_id),
+        take_count=len(clip.takes),
     )
 
 

@@ -112,6 +112,7 @@ class TrackHeader(QWidget):
             w.blockSignals(True)
         if not self.name_edit.hasFocus():
             self.name_edit.setText(name)
+            self.name_edit.setCursorPosition(0)  # show the start of a long name
         self.mute_button.setChecked(mute)
         self.solo_button.setChecked(solo)
         self.gain_slider.setValue(round(gain_db * 10))

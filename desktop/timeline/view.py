@@ -52,6 +52,7 @@ class TimelineView(QGraphicsView):
         files_dropped(list, str, float): paths, track id ('' = new track), time in seconds.
         zoom_requested(float, float): factor, anchor x in the viewport.
         seek_requested(float): a double-click on the lanes moves the playhead.
+        take_step_requested(str, int): clip_id, -1 / +1 from the clip's take switcher arrows.
     """
 
     clips_moved = Signal(list)
@@ -61,6 +62,7 @@ class TimelineView(QGraphicsView):
     files_dropped = Signal(list, str, float)
     zoom_requested = Signal(float, float)
     seek_requested = Signal(float)
+    take_step_requested = Signal(str, int)
 
     def __init__(self, scene, parent: QWidget | None = None) -> None:
         super().__init__(scene, parent)
@@ -137,6 +139,12 @@ class TimelineView(QGraphicsView):
             return
         if item is not None:
             zone = item.zone_at(item.mapFromScene(pos))
+            if zone in ("take_prev", "take_next"):
+                if not item.isSelected():
+                    self.tl_scene.clearSelection()
+                    item.setSelected(True)
+                self.take_step_requested.emit(item.view.clip_id, -1 if zone == "take_prev" else 1)
+                return
             if mods & Qt.KeyboardModifier.AltModifier and zone == "body":
                 zone = "move"
             additive = bool(mods & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier))

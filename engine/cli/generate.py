@@ -136,17 +136,15 @@ def parse_window(text: str, param: str) -> tuple[float, float]:
 
 
 def _int_list(text: str, param: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(x) for x in text.replace("\n", ",").split(",") if x.strip())
-    except ValueError:
-        raise ValidationError(f"{param}: expected comma-separated integers, got {text[:40]!r}") from None
+    from engine.tasks.text_fields import int_list
+
+    return int_list(text, param)
 
 
 def _float_list(text: str, param: str) -> tuple[float, ...]:
-    try:
-        return tuple(float(x) for x in text.split(",") if x.strip())
-    except ValueError:
-        raise ValidationError(f"{param}: expected comma-separated numbers, got {text!r}") from None
+    from engine.tasks.text_fields import float_list
+
+    return float_list(text, param)
 
 
 def request_from_args(args: argparse.Namespace):

@@ -200,16 +200,9 @@ def _format(args: argparse.Namespace) -> int:
 
 def parse_codes(text: str) -> list[int]:
     """Codes from '1,2,3' / '1 2 3' or a `<|audio_code_N|>` string."""
-    from engine.errors import ValidationError
-    from engine.planner.assist import parse_code_string
+    from engine.tasks.text_fields import codes
 
-    text = text.strip()
-    if "<|audio_code_" in text:
-        return parse_code_string(text)
-    try:
-        return [int(part) for part in text.replace(",", " ").split()]
-    except ValueError:
-        raise ValidationError("codes must be integers separated by commas or spaces") from None
+    return list(codes(text, "codes"))
 
 
 def _understand(args: argparse.Namespace) -> int:

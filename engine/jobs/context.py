@@ -27,13 +27,32 @@ class Progress:
 
 
 class CancelToken:
-    """A cooperative cancel flag, set from any thread, polled by the worker."""
+    """A cooperative cancel flag, set from any thread, polled by the worker.
+
+    When the work is over, the runner `seal()`s the token: from then on `cancel()` returns
+    False ("too late") and changes nothing. Sealing and cancelling take the same lock, so a
+    cancel that returned True is always honoured (the job ends as cancelled, its result
+    dropped), and one that returned False never left a half-cancelled job behind.
+    """
 
     def __init__(self) -> None:
         self._event = threading.Event()
+        self._lock = threading.Lock()
+        self._sealed = False
 
-    def cancel(self) -> None:
-        self._event.set()
+    def cancel(self) -> bool:
+        """Ask the work to stop. True: it will end as cancelled; False: it is already over."""
+        with self._lock:
+            if self._sealed:
+                return False
+            self._event.set()
+            return True
+
+    def seal(self) -> bool:
+        """Close the token (no later cancel counts); True if a cancel came in before."""
+        with self._lock:
+            self._sealed = True
+            return self._event.is_set()
 
     @property
     def cancelled(self) -> bool:

@@ -131,8 +131,7 @@ class JobQueue:
                     return True
             running = self._running
             if running is not None and running.job_id == job_id and running.spec.can_cancel:
-                running.token.cancel()
-                return True
+                return running.token.cancel()  # False once the worker has sealed it: too late
         return False
 
     def cancel_all(self) -> None:

@@ -93,8 +93,13 @@ class JobRunner:
         try:
             ctx.check_cancelled()  # cancelled between being taken and starting
             result = spec.run(self.models, ctx)
+            if job.token.seal():
+                # A cancel arrived after the last check inside run(): it returned True to its
+                # caller, so honour it and drop the result (nothing half-wanted reaches the user).
+                raise Cancelled("cancelled by the user")
             final: JobEvent = JobFinished(job.job_id, result, time.monotonic() - started)
         except Cancelled:
+            job.token.seal()
             final = JobCancelled(job.job_id, job.cancel_reason, was_running=True)
         except KeyboardInterrupt:
             # Only possible in run-inline mode on the main thread (Ctrl-C in the CLI).
@@ -104,6 +109,12 @@ class JobRunner:
             self.emit(final)
             raise
         except Exception as exc:  # noqa: BLE001 - every failure becomes an event, the worker lives on
+            if job.token.seal():  # the user had already asked to stop: a cancel was promised
+                final = JobCancelled(job.job_id, job.cancel_reason, was_running=True)
+                if on_final is not None:
+                    on_final(final)
+                self.emit(final)
+                return final
             final = JobFailed(
                 job.job_id,
                 message=describe_failure(exc, spec.display_label),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,6 +111,7 @@ class AudioVAE:
         generator: torch.Generator | None = None,
         chunk_s: float | None = None,
         overlap_s: float = ENCODE_OVERLAP_S,
+        on_tile: Callable[[], None] | None = None,
     ) -> torch.Tensor:
         """48 kHz stereo audio [B, 2, S] (or [2, S]) -> latents [B, floor(S/1920), 64].
 
@@ -118,6 +120,8 @@ class AudioVAE:
             generator: RNG for the draw (upstream uses the unseeded global RNG).
             chunk_s: tile length in seconds (default 30 s; 15 s on GPUs with <= 8 GB).
             overlap_s: context added on each side of a tile and discarded (default 2 s).
+            on_tile: called before every tile; a job passes its cancel check here, so a cancel
+                during a long encode stops within one tile (it raises `Cancelled`).
         """
         if audio.ndim == 2:
             audio = audio.unsqueeze(0)
@@ -129,9 +133,11 @@ class AudioVAE:
             raise ValidationError(f"VAE encode tile ({chunk_s} s) must be longer than twice the overlap")
         x = audio.to(self.device, self.dtype)
         if x.shape[-1] <= chunk:
+            if on_tile is not None:
+                on_tile()
             latents = self._encode_window(x, sample, generator)
         else:
-            latents = self._encode_tiled(x, chunk, overlap, sample, generator)
+            latents = self._encode_tiled(x, chunk, overlap, sample, generator, on_tile)
         return latents.transpose(1, 2).float()  # [B, 64, T] -> [B, T, 64]
 
     def _encode_chunk_s(self) -> float:
@@ -144,11 +150,13 @@ class AudioVAE:
         dist = self.model.encode(x).latent_dist
         return dist.sample(generator=generator) if sample else dist.mean  # [B, 64, frames]
 
-    def _encode_tiled(self, x, chunk: int, overlap: int, sample: bool, generator) -> torch.Tensor:
+    def _encode_tiled(self, x, chunk: int, overlap: int, sample: bool, generator, on_tile=None) -> torch.Tensor:
         total = x.shape[-1]
         stride = chunk - 2 * overlap
         pieces = []
         for core in range(0, total, stride):
+            if on_tile is not None:
+                on_tile()
             core_end = min(core + stride, total)
             start, end = max(0, core - overlap), min(total, core_end + overlap)
             z = self._encode_window(x[..., start:end], sample, generator)  # [B, 64, f]
@@ -160,8 +168,12 @@ class AudioVAE:
     # --- decode -------------------------------------------------------------------------------
 
     @torch.no_grad()
-    def decode(self, latents: torch.Tensor, tiling: Tiling | None = None) -> torch.Tensor:
+    def decode(self, latents: torch.Tensor, tiling: Tiling | None = None,
+               on_tile: Callable[[], None] | None = None) -> torch.Tensor:
         """Latents [B, T, 64] -> float32 audio [B, 2, T*1920], anti-clipped per item.
+
+        `on_tile` is called before every decoded tile (a job's cancel check: a cancel during a
+        long decode stops within one tile by raising `Cancelled`).
 
         Raises:
             ValidationError: latents contain NaN/Inf or are all zero (a failed generation).
@@ -174,13 +186,14 @@ class AudioVAE:
         if not latents.abs().amax() > 0:
             raise ValidationError("latents are all zero; nothing to decode")
         tiling = (tiling or default_decode_tiling(self.device)).normalised()
-        items = [self._decode_item_with_fallback(latents[i : i + 1], tiling) for i in range(latents.shape[0])]
+        items = [self._decode_item_with_fallback(latents[i : i + 1], tiling, on_tile)
+                 for i in range(latents.shape[0])]
         return anti_clip(torch.cat(items, dim=0))
 
-    def _decode_item_with_fallback(self, z: torch.Tensor, tiling: Tiling) -> torch.Tensor:
+    def _decode_item_with_fallback(self, z: torch.Tensor, tiling: Tiling, on_tile=None) -> torch.Tensor:
         while True:
             try:
-                return self._decode_tiled(z, tiling).float().cpu()
+                return self._decode_tiled(z, tiling, on_tile).float().cpu()
             except Exception as exc:  # noqa: BLE001 - only OOM is handled, others re-raised
                 if not is_out_of_memory(exc):
                     raise
@@ -202,13 +215,17 @@ class AudioVAE:
         """[1, T, 64] -> [1, 2, T*1920] in the VAE dtype."""
         return self.model.decode(z.transpose(1, 2).to(self.device, self.dtype)).sample
 
-    def _decode_tiled(self, z: torch.Tensor, tiling: Tiling) -> torch.Tensor:
+    def _decode_tiled(self, z: torch.Tensor, tiling: Tiling, on_tile=None) -> torch.Tensor:
         frames = z.shape[1]
         if frames <= tiling.chunk:
+            if on_tile is not None:
+                on_tile()
             return self._decode_window(z)
         stride = tiling.chunk - 2 * tiling.overlap
         pieces = []
         for core in range(0, frames, stride):
+            if on_tile is not None:
+                on_tile()
             core_end = min(core + stride, frames)
             start, end = max(0, core - tiling.overlap), min(frames, core_end + tiling.overlap)
             wav = self._decode_window(z[:, start:end])  # [1, 2, (end-start)*1920]

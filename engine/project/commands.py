@@ -336,6 +336,7 @@ class AddClip(Command):
     name: str = ""
     gain_db: float = 0.0
     take_meta: Mapping[str, Any] | None = None
+    take_name: str = ""  # "" = the clip's name (or the asset's)
     clip_id: str = field(default_factory=lambda: new_id("clip"))
     text: str = "Add clip"
     _clip: Clip | None = None
@@ -346,7 +347,7 @@ class AddClip(Command):
             if asset is None:
                 raise ValidationError(f"asset {self.asset_id!r} is not in the project")
             length = self.length if self.length is not None else asset.frames - self.source_offset
-            take = Take.new(self.asset_id, self.name or asset.name, self.take_meta)
+            take = Take.new(self.asset_id, self.take_name or self.name or asset.name, self.take_meta)
             self._clip = Clip(
                 [take],
                 self.position,

@@ -65,15 +65,23 @@ def write_audio(path: Path, audio: np.ndarray, fmt: str) -> None:
 
 def write_take(take: Take, out_dir: Path | str, fmt: str | None = None) -> WrittenTake:
     """Write `<key>.<fmt>` and `<key>.json` into out_dir (created if needed)."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    fmt = fmt or take.provenance.request.get("output_format", "flac")
     meta = take.provenance.to_dict()
     meta["codes"] = list(take.codes)
-    meta["audio_shape"] = list(take.audio.shape)
+    return write_take_files(take.audio, meta, out_dir, fmt)
+
+
+def write_take_files(audio: np.ndarray, meta: dict[str, Any], out_dir: Path | str,
+                     fmt: str | None = None) -> WrittenTake:
+    """Write float32 [2, S] audio and its provenance `meta` (a sidecar dict) as `<key>.<fmt>` +
+    `<key>.json`. Shared by the CLI and the app's "Export take", so both write the same files."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fmt = fmt or meta["request"].get("output_format", "flac")
+    meta = dict(meta)
+    meta["audio_shape"] = list(audio.shape)
     key = take_key(meta)
     audio_path = out_dir / f"{key}.{fmt}"
-    write_audio(audio_path, take.audio, fmt)
+    write_audio(audio_path, audio, fmt)
     meta["audio_file"] = audio_path.name
     sidecar = out_dir / f"{key}.json"
     sidecar.write_text(json.dumps(meta, indent=2, ensure_ascii=False, sort_keys=True) + "\n")

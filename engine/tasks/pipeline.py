@@ -81,6 +81,7 @@ class GenerationPipeline:
         self._planner_name: str | None = None
         self.family = model_family  # "turbo" | "base" | "sft"
         self._encode_cache: dict[str, torch.Tensor] = {}
+        self._cancel_check = JobContext.inline().check_cancelled  # replaced per __call__
 
     @classmethod
     def from_checkpoints(cls, checkpoints: Path | str, model: str | None = None, task: str = "text2music",
@@ -189,7 +190,8 @@ class GenerationPipeline:
             if latents is None:
                 gen = torch.Generator(self.models.vae.device).manual_seed(derived_seed(seed, purpose))
                 audio = torch.from_numpy(np.ascontiguousarray(wav))[None]  # [1, 2, S]
-                latents = self.models.vae.encode(audio, sample=True, generator=gen).float().cpu()
+                latents = self.models.vae.encode(audio, sample=True, generator=gen,
+                                                 on_tile=self._cancel_check).float().cpu()
                 self._encode_cache[key] = latents
                 while len(self._encode_cache) > ENCODE_CACHE_SIZE:
                     self._encode_cache.pop(next(iter(self._encode_cache)))
@@ -280,6 +282,9 @@ class GenerationPipeline:
         9 takes with provenance.
         """
         ctx = ctx or JobContext.inline()
+        # VAE encodes deep inside diffusion_inputs check this job's cancel before every tile.
+        # The pipeline runs on one worker thread, one request at a time, so this is per call.
+        self._cancel_check = ctx.check_cancelled
         timings: dict[str, float] = {}
         started = time.perf_counter()
 
@@ -342,8 +347,9 @@ class GenerationPipeline:
         for k in range(len(seeds)):
             ctx.check_cancelled()
             ctx.progress("vae decode", k, len(seeds))
-            wav = self.models.vae.decode(latents[k : k + 1])[0].cpu().numpy()  # [2, T·1920]
+            wav = self.models.vae.decode(latents[k : k + 1], on_tile=ctx.check_cancelled)[0].cpu().numpy()  # [2, T·1920]
             audios.append(self._postprocess(wav, plan, req))
+        ctx.check_cancelled()  # a cancel during the last tile: no takes come out of a cancelled job
         ctx.progress("vae decode", len(seeds), len(seeds))
         timings["vae_decode"] = time.perf_counter() - t0
         codes = self._codes_of(latents)

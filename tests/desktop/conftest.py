@@ -51,6 +51,8 @@ def window(qtbot, tmp_path, monkeypatch):
     win.resize(1200, 700)
     win.show()
     qtbot.waitExposed(win)
+    win.activateWindow()  # window shortcuts (Ctrl+S, Esc, [ ]) need the active window
+    qtbot.waitUntil(win.isActiveWindow, timeout=2000)
     yield win
     win.project.history.mark_clean()  # no "save changes?" question on teardown
     win.close()

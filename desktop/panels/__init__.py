@@ -1,0 +1,1 @@
+"""Dockable panels over the engine: Create (generation), the job strip, the take inspector."""

@@ -1,0 +1,130 @@
+"""Settings: where the models are (ours, or an existing ACE-Step install), what is installed
+there, and which device runs them. Saved with engine.settings, so the CLI uses the same folder."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop import dialogs
+from engine.errors import LegatoError
+from engine.settings import Settings
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+DTYPES = ("", "float32", "bfloat16", "float16")
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, settings: Settings, device_summary: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        tr = self.tr
+        self.setObjectName("settingsDialog")
+        self.setWindowTitle(tr("Settings"))
+        self.resize(720, 480)
+        self._settings = settings
+        self.folder = QLineEdit(settings.checkpoints)
+        self.folder.setObjectName("modelsFolder")
+        self.folder.setPlaceholderText(tr("automatic"))
+        self.folder.editingFinished.connect(self.refresh)
+        browse = QPushButton(tr("Choose…"))
+        browse.setObjectName("chooseModelsFolder")
+        browse.clicked.connect(self._browse)
+        automatic = QPushButton(tr("Automatic"))
+        automatic.setToolTip(tr("Use $LEGATO_CHECKPOINTS, $ACESTEP_CHECKPOINTS_DIR, the app's models folder "
+                                "or ./checkpoints, in that order"))
+        automatic.clicked.connect(self._automatic)
+        row = QHBoxLayout()
+        row.addWidget(self.folder, 1)
+        row.addWidget(browse)
+        row.addWidget(automatic)
+        self.resolved = QLabel()
+        self.resolved.setObjectName("resolvedFolder")
+        self.resolved.setWordWrap(True)
+        self.resolved.setStyleSheet("color: #9aa4b2;")
+        self.table = QTableWidget(0, 4)
+        self.table.setObjectName("installedModels")
+        self.table.setHorizontalHeaderLabels([tr("Model"), tr("Kind"), tr("Variant"), tr("Status")])
+        self.table.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.device = QComboBox()
+        self.device.setObjectName("deviceChoice")
+        for name in DEVICES:
+            self.device.addItem(tr("automatic") if name == "auto" else name, name)
+        self.device.setCurrentIndex(max(0, self.device.findData(settings.device or "auto")))
+        self.dtype = QComboBox()
+        for name in DTYPES:
+            self.dtype.addItem(name or tr("the device's default"), name)
+        self.dtype.setCurrentIndex(max(0, self.dtype.findData(settings.dtype)))
+        self.detected = QLabel(device_summary or tr("checking…"))
+        self.detected.setObjectName("detectedDevice")
+        self.detected.setWordWrap(True)
+        form = QFormLayout()
+        form.addRow(tr("Models folder"), row)
+        form.addRow("", self.resolved)
+        form.addRow(tr("Device"), self.device)
+        form.addRow(tr("Precision"), self.dtype)
+        form.addRow(tr("Detected"), self.detected)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        col = QVBoxLayout(self)
+        col.addLayout(form)
+        col.addWidget(QLabel(tr("Installed there:")))
+        col.addWidget(self.table, 1)
+        col.addWidget(buttons)
+        self.refresh()
+
+    def set_device_summary(self, text: str) -> None:
+        self.detected.setText(text)
+
+    def chosen(self) -> Settings:
+        return self._settings.with_changes(checkpoints=self.folder.text().strip(),
+                                           device=self.device.currentData(), dtype=self.dtype.currentData())
+
+    def _browse(self) -> None:
+        path = dialogs.ask_models_folder(self, self.folder.text())
+        if path:
+            self.folder.setText(path)
+            self.refresh()
+
+    def _automatic(self) -> None:
+        self.folder.clear()
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Show which folder the rule picks for the typed setting, and what is installed there."""
+        from engine.models.discovery import find_checkpoints_dir, list_installed_models
+        from engine.models.locations import resolve_checkpoints
+
+        location = resolve_checkpoints(setting=self.folder.text().strip())
+        self.table.setRowCount(0)
+        try:
+            models = list_installed_models(find_checkpoints_dir(location.path))
+        except LegatoError as exc:
+            self.resolved.setText(self.tr("{0} — {1}").format(location.describe(), exc))
+            return
+        self.resolved.setText(self.tr("Using {0}").format(location.describe()) if models else
+                              self.tr("Using {0}: no models there yet").format(location.describe()))
+        for m in models:
+            r = self.table.rowCount()
+            self.table.insertRow(r)
+            status = self.tr("ready") if m.complete else self.tr("broken: {0}").format(m.problem)
+            for c, text in enumerate((m.name, m.kind, m.variant or "—", status)):
+                self.table.setItem(r, c, QTableWidgetItem(text))
+
+    def installed_names(self) -> list[str]:
+        return [self.table.item(r, 0).text() for r in range(self.table.rowCount())]

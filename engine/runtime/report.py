@@ -1,0 +1,75 @@
+"""What this machine offers, in one frozen value for Settings and the status bar.
+
+Computing it imports torch (about a second), so the app builds it on the job worker, never on
+the UI thread: `DeviceReportJob` returns it as a job result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+from engine.jobs.spec import JobSpec
+
+if TYPE_CHECKING:
+    from engine.jobs.context import JobContext
+    from engine.jobs.model_cache import ModelCache
+
+
+@dataclass(frozen=True)
+class DeviceReport:
+    device: str  # "cpu", "cuda", "mps"
+    name: str  # "NVIDIA H200", "CPU (2 cores)", ...
+    memory_gb: float | None  # accelerator memory; None on the CPU
+    ram_gb: float | None
+    tier: str  # upstream's memory tier name
+    max_duration_s: int  # longest song the tier offers without the LM
+    max_batch: int
+    dtype: str  # the DiT dtype the device uses by default
+    problem: str = ""  # e.g. the requested device is not available
+
+    def summary(self) -> str:
+        memory = f"{self.memory_gb:.0f} GB" if self.memory_gb else (f"{self.ram_gb:.0f} GB RAM" if self.ram_gb else "")
+        parts = [self.name, memory, f"tier {self.tier}", self.dtype]
+        return " · ".join(p for p in parts if p)
+
+
+def device_report(requested: str = "auto") -> DeviceReport:
+    import os
+
+    import torch
+
+    from engine.errors import ValidationError
+    from engine.runtime.device import default_dtypes, pick_device
+    from engine.runtime.memory_tier import accelerator_memory_gb, detect_tier, system_ram_gb
+
+    problem = ""
+    try:
+        device = pick_device(requested)
+    except ValidationError as exc:
+        problem, device = str(exc), torch.device("cpu")
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device.index or 0)
+    elif device.type == "mps":
+        name = "Apple GPU (MPS)"
+    else:
+        name = f"CPU ({os.cpu_count() or 1} cores)"
+    tier = detect_tier(device)
+    return DeviceReport(
+        device=device.type, name=name, memory_gb=accelerator_memory_gb(device), ram_gb=system_ram_gb(),
+        tier=tier.name, max_duration_s=tier.max_duration_without_lm, max_batch=tier.max_batch_without_lm,
+        dtype=str(default_dtypes(device).dit).removeprefix("torch."), problem=problem,
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeviceReportJob(JobSpec):
+    kind: ClassVar[str] = "device-report"
+    requested: str = "auto"
+
+    @property
+    def display_label(self) -> str:
+        return self.label or "Checking the hardware"
+
+    def run(self, models: ModelCache, ctx: JobContext) -> DeviceReport:
+        return device_report(self.requested)
