@@ -19,13 +19,15 @@ def create_application(argv: list[str] | None = None):
 
 def _install_excepthook() -> None:
     """Show unexpected errors in a dialog instead of dying silently with the project unsaved."""
+    from PySide6.QtCore import QCoreApplication
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     def hook(exc_type, exc, tb):
         text = "".join(traceback.format_exception(exc_type, exc, tb))
         print(text, file=sys.stderr)
         if QApplication.instance() is not None:
-            QMessageBox.critical(None, "Legato: unexpected error", f"{exc_type.__name__}: {exc}")
+            QMessageBox.critical(None, QCoreApplication.translate("App", "Legato: unexpected error"),
+                                 QCoreApplication.translate("App", "{0}: {1}").format(exc_type.__name__, exc))
 
     sys.excepthook = hook
 

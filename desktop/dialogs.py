@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
-AUDIO_FILTER = "Audio files (*.wav *.flac *.ogg *.mp3 *.aif *.aiff);;All files (*)"
+
+def _tr(text: str) -> str:
+    return QCoreApplication.translate("Dialogs", text)
+
+
+# Marked for translation here, translated when a dialog opens (a translator installed after
+# import must still apply): so these are source texts, never shown as they are.
+AUDIO_FILTER = QT_TRANSLATE_NOOP("Dialogs", "Audio files (*.wav *.flac *.ogg *.mp3 *.aif *.aiff);;All files (*)")
 # The export dialog already chose the format; the file picker only filters for its suffix.
-EXPORT_FILTERS = {"wav16": "WAV (*.wav)", "wav24": "WAV (*.wav)", "wav32f": "WAV (*.wav)",
-                  "flac": "FLAC (*.flac)", "mp3": "MP3 (*.mp3)"}
+_WAV_FILTER = QT_TRANSLATE_NOOP("Dialogs", "WAV (*.wav)")
+EXPORT_FILTERS = {"wav16": _WAV_FILTER, "wav24": _WAV_FILTER, "wav32f": _WAV_FILTER,
+                  "flac": QT_TRANSLATE_NOOP("Dialogs", "FLAC (*.flac)"), "mp3": QT_TRANSLATE_NOOP("Dialogs", "MP3 (*.mp3)")}
 
 
 def show_error(parent: QWidget | None, title: str, message: str) -> None:
@@ -17,13 +26,13 @@ def show_error(parent: QWidget | None, title: str, message: str) -> None:
 
 
 def ask_save_changes(parent: QWidget | None, name: str, verb: str) -> str:
-    """'save' | 'discard' | 'cancel'."""
+    """'save' | 'discard' | 'cancel'. `verb` is already translated by the caller."""
     box = QMessageBox(parent)
     box.setObjectName("saveChangesDialog")
     box.setIcon(QMessageBox.Icon.Warning)
-    box.setWindowTitle("Unsaved changes")
-    box.setText(f"“{name}” has unsaved changes.")
-    box.setInformativeText(f"Save them before you {verb.lower()}?")
+    box.setWindowTitle(_tr("Unsaved changes"))
+    box.setText(_tr("“{0}” has unsaved changes.").format(name))
+    box.setInformativeText(_tr("Save them before you {0}?").format(verb.lower()))
     box.setStandardButtons(
         QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel
     )
@@ -37,8 +46,8 @@ def ask_save_changes(parent: QWidget | None, name: str, verb: str) -> str:
 def ask_recover(parent: QWidget | None, description: str) -> bool:
     answer = QMessageBox.question(
         parent,
-        "Recover unsaved project?",
-        f"Legato did not close cleanly last time.\n\n{description}\n\nRecover the unsaved project?",
+        _tr("Recover unsaved project?"),
+        _tr("Legato did not close cleanly last time.\n\n{0}\n\nRecover the unsaved project?").format(description),
         QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
         QMessageBox.StandardButton.Yes,
     )
@@ -46,52 +55,58 @@ def ask_recover(parent: QWidget | None, description: str) -> bool:
 
 
 def ask_open_project(parent: QWidget | None) -> str:
-    return QFileDialog.getExistingDirectory(parent, "Open project (a .legato folder)")
+    return QFileDialog.getExistingDirectory(parent, _tr("Open project (a .legato folder)"))
 
 
 def ask_save_project(parent: QWidget | None, suggested: str) -> str:
-    path, _ = QFileDialog.getSaveFileName(parent, "Save project as", suggested, "Legato project (*.legato)")
+    path, _ = QFileDialog.getSaveFileName(parent, _tr("Save project as"), suggested, _tr("Legato project (*.legato)"))
     return path
 
 
 def ask_import_paths(parent: QWidget | None) -> list[str]:
-    paths, _ = QFileDialog.getOpenFileNames(parent, "Import audio", "", AUDIO_FILTER)
+    paths, _ = QFileDialog.getOpenFileNames(parent, _tr("Import audio"), "", _tr(AUDIO_FILTER))
     return paths
 
 
 def ask_export_path(parent: QWidget | None, suggested: str, fmt: str = "wav24") -> str:
     # No overwrite question here: the export dialog asks once, when Export is pressed.
-    path, _ = QFileDialog.getSaveFileName(parent, "Export mix as", suggested, EXPORT_FILTERS.get(fmt, ""),
+    filters = _tr(EXPORT_FILTERS[fmt]) if fmt in EXPORT_FILTERS else ""
+    path, _ = QFileDialog.getSaveFileName(parent, _tr("Export mix as"), suggested, filters,
                                           options=QFileDialog.Option.DontConfirmOverwrite)
     return path
 
 
 def ask_export_folder(parent: QWidget | None, start: str = "") -> str:
-    return QFileDialog.getExistingDirectory(parent, "Export stems into folder", start)
+    return QFileDialog.getExistingDirectory(parent, _tr("Export stems into folder"), start)
 
 
 def ask_overwrite(parent: QWidget | None, names: list[str]) -> bool:
     """True when the musician agrees to replace existing files (export writes them anew)."""
-    listed = "\n".join(names[:6]) + (f"\n… and {len(names) - 6} more" if len(names) > 6 else "")
-    what = "This file already exists" if len(names) == 1 else f"These {len(names)} files already exist"
+    more = len(names) - 6
+    listed = "\n".join(names[:6]) + (_tr("\n… and {0} more").format(more) if more > 0 else "")
+    if len(names) == 1:
+        text = _tr("This file already exists:\n\n{0}\n\nReplace it?").format(listed)
+    else:
+        text = _tr("These {0} files already exist:\n\n{1}\n\nReplace them?").format(len(names), listed)
     answer = QMessageBox.question(
         parent,
-        "Replace existing files?",
-        f"{what}:\n\n{listed}\n\nReplace {'it' if len(names) == 1 else 'them'}?",
+        _tr("Replace existing files?"),
+        text,
         QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
         QMessageBox.StandardButton.Cancel,
     )
     return answer == QMessageBox.StandardButton.Yes
 
 
-def ask_audio_file(parent: QWidget | None, title: str = "Choose audio") -> str:
-    path, _ = QFileDialog.getOpenFileName(parent, title, "", AUDIO_FILTER)
+def ask_audio_file(parent: QWidget | None, title: str | None = None) -> str:
+    caption = _tr("Choose audio") if title is None else title
+    path, _ = QFileDialog.getOpenFileName(parent, caption, "", _tr(AUDIO_FILTER))
     return path
 
 
 def ask_take_export_folder(parent: QWidget | None, start: str = "") -> str:
-    return QFileDialog.getExistingDirectory(parent, "Export take into folder", start)
+    return QFileDialog.getExistingDirectory(parent, _tr("Export take into folder"), start)
 
 
 def ask_models_folder(parent: QWidget | None, start: str = "") -> str:
-    return QFileDialog.getExistingDirectory(parent, "Choose the models (checkpoints) folder", start)
+    return QFileDialog.getExistingDirectory(parent, _tr("Choose the models (checkpoints) folder"), start)

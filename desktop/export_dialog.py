@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QSettings, Qt
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
@@ -34,12 +34,18 @@ from PySide6.QtWidgets import (
 from desktop import dialogs
 
 # (engine format name, what a musician reads, a one-line hint). Order = menu order.
+# The texts are marked for translation here and translated where the dialog shows them.
 FORMATS: tuple[tuple[str, str, str], ...] = (
-    ("wav16", "WAV 16-bit", "CD quality; the most compatible WAV."),
-    ("wav24", "WAV 24-bit", "Studio standard; more headroom than 16-bit."),
-    ("wav32f", "WAV 32-bit float", "Exact copy of the mix; for further processing."),
-    ("flac", "FLAC", "Lossless (24-bit), about half the size of WAV."),
-    ("mp3", "MP3", "Lossy and small; for sharing, not for mastering."),
+    ("wav16", QT_TRANSLATE_NOOP("ExportDialog", "WAV 16-bit"),
+     QT_TRANSLATE_NOOP("ExportDialog", "CD quality; the most compatible WAV.")),
+    ("wav24", QT_TRANSLATE_NOOP("ExportDialog", "WAV 24-bit"),
+     QT_TRANSLATE_NOOP("ExportDialog", "Studio standard; more headroom than 16-bit.")),
+    ("wav32f", QT_TRANSLATE_NOOP("ExportDialog", "WAV 32-bit float"),
+     QT_TRANSLATE_NOOP("ExportDialog", "Exact copy of the mix; for further processing.")),
+    ("flac", QT_TRANSLATE_NOOP("ExportDialog", "FLAC"),
+     QT_TRANSLATE_NOOP("ExportDialog", "Lossless (24-bit), about half the size of WAV.")),
+    ("mp3", QT_TRANSLATE_NOOP("ExportDialog", "MP3"),
+     QT_TRANSLATE_NOOP("ExportDialog", "Lossy and small; for sharing, not for mastering.")),
 )
 SUFFIXES = {"wav16": ".wav", "wav24": ".wav", "wav32f": ".wav", "flac": ".flac", "mp3": ".mp3"}
 DEFAULT_FORMAT = "wav24"
@@ -130,14 +136,14 @@ class ExportDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.setObjectName("exportDialog")
-        self.setWindowTitle("Export")
+        self.setWindowTitle(self.tr("Export"))
         self._stem_names = stem_names
         self._has_selection = selection_text is not None
         self._empty = empty
 
         # What
-        self.mix_radio = QRadioButton("Mix — one file of everything you hear")
-        self.stems_radio = QRadioButton("Stems — one file per track")
+        self.mix_radio = QRadioButton(self.tr("Mix — one file of everything you hear"))
+        self.stems_radio = QRadioButton(self.tr("Stems — one file per track"))
         self._kind_group = QButtonGroup(self)
         for b in (self.mix_radio, self.stems_radio):
             self._kind_group.addButton(b)
@@ -146,14 +152,15 @@ class ExportDialog(QDialog):
         # Format
         self.format_combo = QComboBox()
         for key, label, _hint in FORMATS:
-            self.format_combo.addItem(label, key)
+            self.format_combo.addItem(self.tr(label), key)
         self.format_hint = _hint_label()
         fmt_box = _column(self.format_combo, self.format_hint)
 
         # Range
-        self.whole_radio = QRadioButton(f"Whole project   {whole_text}")
+        self.whole_radio = QRadioButton(self.tr("Whole project   {0}").format(whole_text))
         self.selection_radio = QRadioButton(
-            f"Time selection   {selection_text}" if selection_text else "Time selection   (none — drag on the ruler or a lane to make one)"
+            self.tr("Time selection   {0}").format(selection_text) if selection_text
+            else self.tr("Time selection   (none — drag on the ruler or a lane to make one)")
         )
         self._range_group = QButtonGroup(self)
         for b in (self.whole_radio, self.selection_radio):
@@ -165,7 +172,7 @@ class ExportDialog(QDialog):
         self.path_edit = QLineEdit()
         self.path_edit.setObjectName("exportPath")
         self.path_edit.setMinimumWidth(420)
-        self.browse_button = QPushButton("Choose…")
+        self.browse_button = QPushButton(self.tr("Choose…"))
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.path_edit, 1)
@@ -187,14 +194,14 @@ class ExportDialog(QDialog):
         form = QFormLayout()
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
         form.setVerticalSpacing(14)
-        form.addRow("Export:", what)
-        form.addRow("Format:", fmt_box)
-        form.addRow("Range:", range_box)
+        form.addRow(self.tr("Export:"), what)
+        form.addRow(self.tr("Format:"), fmt_box)
+        form.addRow(self.tr("Range:"), range_box)
         self.dest_title = QLabel()
         form.addRow(self.dest_title, dest_box)
 
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
-        self.export_button = self.buttons.addButton("Export", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.export_button = self.buttons.addButton(self.tr("Export"), QDialogButtonBox.ButtonRole.AcceptRole)
         self.export_button.setDefault(True)
         self.buttons.accepted.connect(self._try_accept)
         self.buttons.rejected.connect(self.reject)
@@ -261,18 +268,18 @@ class ExportDialog(QDialog):
 
     def _refresh(self) -> None:
         stems = self.kind == "stems"
-        self.format_hint.setText(dict((k, h) for k, _l, h in FORMATS)[self.fmt])
-        self.dest_title.setText("Folder:" if stems else "File:")
-        self.path_edit.setPlaceholderText("a folder for the stem files" if stems else "the file to write")
+        self.format_hint.setText(self.tr(dict((k, h) for k, _l, h in FORMATS)[self.fmt]))
+        self.dest_title.setText(self.tr("Folder:") if stems else self.tr("File:"))
+        self.path_edit.setPlaceholderText(self.tr("a folder for the stem files") if stems else self.tr("the file to write"))
         # Stems always span the whole project so they line up; the range choice is for the mix.
         self.whole_radio.setEnabled(not stems)
         self.selection_radio.setEnabled(not stems and self._has_selection)
         if stems:
-            self.range_hint.setText("Stems always cover the whole project, so they line up when imported together.")
+            self.range_hint.setText(self.tr("Stems always cover the whole project, so they line up when imported together."))
         else:
             self.range_hint.setText("")
         self.range_hint.setVisible(stems)
-        self.export_button.setText("Export Stems" if stems else "Export Mix")
+        self.export_button.setText(self.tr("Export Stems") if stems else self.tr("Export Mix"))
         self._refresh_files()
         self.adjustSize()
 
@@ -283,14 +290,16 @@ class ExportDialog(QDialog):
             return
         names = self._stem_names(self.fmt)
         if not names:
-            text = "The project has no tracks: nothing to write."
+            text = self.tr("The project has no tracks: nothing to write.")
         else:
             # One name a line (they are what the musician will look for in the folder); a long
             # track list is cut so the dialog keeps its size.
             shown = names if len(names) <= STEM_LINES else names[: STEM_LINES - 1]
-            lines = [f"Writes {len(names)} file{'s' if len(names) != 1 else ''} into this folder:", *shown]
+            heading = (self.tr("Writes {0} file into this folder:") if len(names) == 1
+                       else self.tr("Writes {0} files into this folder:")).format(len(names))
+            lines = [heading, *shown]
             if len(shown) < len(names):
-                lines.append(f"… and {len(names) - len(shown)} more")
+                lines.append(self.tr("… and {0} more").format(len(names) - len(shown)))
             text = "\n".join(lines)
         self.files_label.setText(text)
         self.files_label.setVisible(True)
@@ -317,20 +326,21 @@ class ExportDialog(QDialog):
     def _problem(self) -> str:
         text = self.path_edit.text().strip()
         if not text:
-            return "Choose a folder for the stems." if self.kind == "stems" else "Choose a file name for the mix."
+            return self.tr("Choose a folder for the stems.") if self.kind == "stems" else self.tr(
+                "Choose a file name for the mix.")
         path = Path(text).expanduser()
         if self._empty:
-            return "The project has no audio yet: import or generate some first."
+            return self.tr("The project has no audio yet: import or generate some first.")
         if self.kind == "stems":
             if path.exists() and not path.is_dir():
-                return f"{path} is a file, not a folder."
+                return self.tr("{0} is a file, not a folder.").format(path)
             if not self._stem_names(self.fmt):
-                return "The project has no tracks, so there are no stems to export."
+                return self.tr("The project has no tracks, so there are no stems to export.")
             return ""
         if path.is_dir():
-            return f"{path} is a folder; type a file name for the mix."
+            return self.tr("{0} is a folder; type a file name for the mix.").format(path)
         if not path.parent.is_dir():
-            return f"The folder {path.parent} does not exist."
+            return self.tr("The folder {0} does not exist.").format(path.parent)
         return ""
 
 

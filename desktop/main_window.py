@@ -70,9 +70,9 @@ class MainWindow(QMainWindow):
         self._wire()
         self._wire_generation()
 
-        self.documents.set_project(project or Project("Untitled"))
+        self.documents.set_project(project or Project(self.tr("Untitled")))
         models = self.generation.refresh_models()
-        self.statusBar().showMessage(f"{self.transport.availability_message()} · {models}")
+        self.statusBar().showMessage(self.tr("{0} · {1}").format(self.transport.availability_message(), models))
         self._device_job = self._check_device()
         if offer_recovery and project is None:
             self.documents.offer_recovery()
@@ -106,9 +106,9 @@ class MainWindow(QMainWindow):
         h = self.project.history
         a = self.actions_
         a.undo.setEnabled(h.can_undo)
-        a.undo.setText(f"&Undo {h.undo_text}" if h.can_undo else "&Undo")
+        a.undo.setText(self.tr("&Undo {0}").format(h.undo_text) if h.can_undo else self.tr("&Undo"))
         a.redo.setEnabled(h.can_redo)
-        a.redo.setText(f"&Redo {h.redo_text}" if h.can_redo else "&Redo")
+        a.redo.setText(self.tr("&Redo {0}").format(h.redo_text) if h.can_redo else self.tr("&Redo"))
         self.update_title()
         self._update_edit_actions()
         self._refresh_inspector()
@@ -117,7 +117,7 @@ class MainWindow(QMainWindow):
         if self.project is None:
             return
         dirty = "*" if not self.project.history.is_clean else ""
-        self.setWindowTitle(f"{self.project.name}{dirty} — Legato")
+        self.setWindowTitle(self.tr("{0}{1} — Legato").format(self.project.name, dirty))
 
     def show_status(self, message: str, timeout_ms: int = 6000) -> None:
         self.statusBar().showMessage(message, timeout_ms)
@@ -126,11 +126,11 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         a = self.actions_
         bar = self.menuBar()
-        self.file_menu: QMenu = bar.addMenu("&File")
-        self.edit_menu: QMenu = bar.addMenu("&Edit")
-        self.view_menu: QMenu = bar.addMenu("&View")
-        self.generate_menu: QMenu = bar.addMenu("&Generate")
-        self.help_menu: QMenu = bar.addMenu("&Help")
+        self.file_menu: QMenu = bar.addMenu(self.tr("&File"))
+        self.edit_menu: QMenu = bar.addMenu(self.tr("&Edit"))
+        self.view_menu: QMenu = bar.addMenu(self.tr("&View"))
+        self.generate_menu: QMenu = bar.addMenu(self.tr("&Generate"))
+        self.help_menu: QMenu = bar.addMenu(self.tr("&Help"))
         self.quit_action = a.quit
 
         for action in (a.new, a.open, None, a.save, a.save_as, None, a.import_audio, a.export_mix,
@@ -140,7 +140,7 @@ class MainWindow(QMainWindow):
             self.edit_menu.addSeparator() if action is None else self.edit_menu.addAction(action)
         for action in (a.zoom_in, a.zoom_out, a.zoom_fit, None, a.snap):
             self.view_menu.addSeparator() if action is None else self.view_menu.addAction(action)
-        transport = self.view_menu.addMenu("&Transport")
+        transport = self.view_menu.addMenu(self.tr("&Transport"))
         for action in (a.play, a.stop, a.loop):
             transport.addAction(action)
         g = self.generate_actions
@@ -149,7 +149,7 @@ class MainWindow(QMainWindow):
         panels = self.view_menu.addMenu(self.tr("&Panels"))
         for dock in (self.create_dock, self.inspector_dock, self.jobs_dock):
             panels.addAction(dock.toggleViewAction())
-        about = QAction("&About Legato", self)
+        about = QAction(self.tr("&About Legato"), self)
         about.triggered.connect(self._show_about)
         self.help_menu.addAction(about)
         a.snap.setChecked(True)
@@ -296,7 +296,7 @@ class MainWindow(QMainWindow):
     def _on_range_selection(self, sel: TimeSelection | None) -> None:
         if sel is None or sel.length_s <= 0:
             self.selection.set_time_range(None)
-            self.transport_bar.set_selection_text("No selection")
+            self.transport_bar.set_selection_text(self.tr("No selection"))
         else:
             rng = TimeRange(int(seconds_to_samples(sel.start_s)), int(seconds_to_samples(sel.end_s)))
             track = self.timeline.scene.track_id_of_lane(sel.first_lane) if sel.first_lane == sel.last_lane else None
@@ -330,7 +330,7 @@ class MainWindow(QMainWindow):
 
     # --- closing -----------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
-        if not self.documents.maybe_save("Close"):
+        if not self.documents.maybe_save(self.tr("Close")):
             event.ignore()
             return
         self.transport.shutdown()
@@ -338,13 +338,14 @@ class MainWindow(QMainWindow):
         self.peaks.shutdown()
         if self._owns_bridge:
             self.bridge.shutdown()
+        self.generation.shutdown()
         event.accept()
 
     def _show_about(self) -> None:
         QMessageBox.about(
             self,
-            "About Legato",
-            f"Legato {engine.__version__}\nA music workstation around ACE-Step 1.5, running locally.",
+            self.tr("About Legato"),
+            self.tr("Legato {0}\nA music workstation around ACE-Step 1.5, running locally.").format(engine.__version__),
         )
 
 

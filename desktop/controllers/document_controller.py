@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QSettings, Qt, QTimer
+from PySide6.QtCore import QCoreApplication, QObject, QSettings, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QProgressDialog
 
 from desktop import dialogs
@@ -75,7 +75,7 @@ class DocumentController(QObject):
             self._autosaver.tick()
             self._autosaved_revision = self.project.history.revision
         except LegatoError as exc:
-            self.window.show_status(f"Autosave failed: {exc}")
+            self.window.show_status(self.tr("Autosave failed: {0}").format(exc))
 
     def offer_recovery(self) -> None:
         from desktop.controllers import engine_io
@@ -88,14 +88,17 @@ class DocumentController(QObject):
             try:
                 project = load()
             except LegatoError as exc:
-                dialogs.show_error(self.window, "Could not recover", str(exc))
+                dialogs.show_error(self.window, self.tr("Could not recover"), str(exc))
             else:
                 self.set_project(project)
-                self.window.show_status("Recovered the unsaved project — save it to keep it")
+                self.window.show_status(self.tr("Recovered the unsaved project — save it to keep it"))
         discard()
 
     def maybe_save(self, verb: str) -> bool:
-        """True when it is fine to throw the current project away (saved, discarded)."""
+        """True when it is fine to throw the current project away (saved, discarded).
+
+        `verb` (translated) ends the question: "Save them before you <verb>?"
+        """
         if self.project is None or self.project.history.is_clean:
             return True
         answer = dialogs.ask_save_changes(self.window, self.project.name, verb)
@@ -104,11 +107,11 @@ class DocumentController(QObject):
         return answer == "discard"
 
     def new_project(self) -> None:
-        if self.maybe_save("start a new project"):
-            self.set_project(Project("Untitled"))
+        if self.maybe_save(self.tr("start a new project")):
+            self.set_project(Project(self.tr("Untitled")))
 
     def open_project(self, path: str | None = None) -> bool:
-        if not self.maybe_save("open another project"):
+        if not self.maybe_save(self.tr("open another project")):
             return False
         path = path or dialogs.ask_open_project(self.window)
         if not path:
@@ -119,10 +122,10 @@ class DocumentController(QObject):
             project = engine_io.load(path)
         except (LegatoError, OSError, ValueError) as exc:
             # The current project stays as it was: nothing was bound yet.
-            dialogs.show_error(self.window, "Could not open project", str(exc))
+            dialogs.show_error(self.window, self.tr("Could not open project"), str(exc))
             return False
         self.set_project(project)
-        self.window.show_status(f"Opened {path}")
+        self.window.show_status(self.tr("Opened {0}").format(path))
         return True
 
     def save(self) -> bool:
@@ -144,18 +147,18 @@ class DocumentController(QObject):
         try:
             engine_io.save(self.project, path)
         except (LegatoError, OSError) as exc:
-            dialogs.show_error(self.window, "Could not save project", str(exc))
+            dialogs.show_error(self.window, self.tr("Could not save project"), str(exc))
             return False
         self.project.history.mark_clean()
         if self._autosaver is not None:
             self._autosaver.discard()
         self.window.update_title()
-        self.window.show_status(f"Saved {path}")
+        self.window.show_status(self.tr("Saved {0}").format(path))
         return True
 
     # --- import ----------------------------------------------------------------------------
     def add_track(self) -> None:
-        self.project.history.push(AddTrack(f"Track {len(self.project.tracks) + 1}"))
+        self.project.history.push(AddTrack(self.tr("Track {0}").format(len(self.project.tracks) + 1)))
 
     def import_from_menu(self) -> None:
         paths = dialogs.ask_import_paths(self.window)
@@ -175,7 +178,7 @@ class DocumentController(QObject):
                 QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
                 assets.append((path, import_audio(self.project.assets, path)))
             except LegatoError as exc:
-                dialogs.show_error(self.window, "Could not import audio", str(exc))
+                dialogs.show_error(self.window, self.tr("Could not import audio"), str(exc))
             finally:
                 QApplication.restoreOverrideCursor()
         if not assets:
@@ -183,7 +186,7 @@ class DocumentController(QObject):
         history = self.project.history
         position = int(seconds_to_samples(time_s))
         clip_ids = []
-        text = "Import audio" if len(assets) == 1 else f"Import {len(assets)} files"
+        text = self.tr("Import audio") if len(assets) == 1 else self.tr("Import {0} files").format(len(assets))
         with history.group(text):
             for path, asset in assets:
                 name = Path(path).stem
@@ -195,7 +198,7 @@ class DocumentController(QObject):
                     pos = position
                     position += asset.frames  # several files on one track: one after another
                 clip_ids.append(history.push(AddClip(target, asset.id, pos, name=name)).clip_id)
-        self.window.show_status(f"Imported {len(assets)} file(s)")
+        self.window.show_status(self.tr("Imported {0} file(s)").format(len(assets)))
         return clip_ids
 
     # --- export ----------------------------------------------------------------------------
@@ -230,7 +233,7 @@ class DocumentController(QObject):
         plan = build_render_plan(self.project)
         selection = self.window.selection.time_range
         mix_folder = memory.folder("mix") or _home()
-        stems_folder = memory.folder("stems") or str(Path(mix_folder) / f"{self.project.name} stems")
+        stems_folder = memory.folder("stems") or str(Path(mix_folder) / self.tr("{0} stems").format(self.project.name))
         dialog = ExportDialog(
             self.window,
             kind=kind,
@@ -270,13 +273,14 @@ class DocumentController(QObject):
             try:
                 dest.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                dialogs.show_error(self.window, "Export failed", f"Could not create the folder {dest}: {exc}")
+                dialogs.show_error(self.window, self.tr("Export failed"),
+                                   self.tr("Could not create the folder {0}: {1}").format(dest, exc))
                 return False
             return self._with_progress(
-                "Exporting stems…",
+                self.tr("Exporting stems…"),
                 lambda cb: engine_io.export_stems(project, str(dest), fmt, cb),
                 parts=len(names),
-                done_text=f"Exported {len(names)} stems to {dest}",
+                done_text=self.tr("Exported {0} stems to {1}").format(len(names), dest),
             )
         if dest.exists() and not dialogs.ask_overwrite(self.window, [dest.name]):
             return False
@@ -285,9 +289,9 @@ class DocumentController(QObject):
             work = lambda cb: engine_io.export_mix(project, str(dest), fmt, cb)  # noqa: E731
         else:
             work = lambda cb: _export_mix_range(project, dest, fmt, rng.start, rng.end, cb)  # noqa: E731
-        return self._with_progress("Exporting mix…", work, done_text=f"Exported the mix to {dest}")
+        return self._with_progress(self.tr("Exporting mix…"), work, done_text=self.tr("Exported the mix to {0}").format(dest))
 
-    def _with_progress(self, label: str, work, parts: int = 1, done_text: str = "Export finished") -> bool:
+    def _with_progress(self, label: str, work, parts: int = 1, done_text: str | None = None) -> bool:
         """Run an export on the main thread with a modal progress dialog that can cancel it.
 
         The exporter calls `progress(done, total)` per block; processing events there keeps
@@ -295,7 +299,7 @@ class DocumentController(QObject):
         report per stem (done restarts at 1 for each), so with `parts` > 1 the bar shows the
         whole job: part index + fraction of the current part.
         """
-        dialog = QProgressDialog(label, "Cancel", 0, 1000, self.window)
+        dialog = QProgressDialog(label, self.tr("Cancel"), 0, 1000, self.window)
         dialog.setObjectName("exportProgress")
         dialog.setWindowModality(Qt.WindowModality.WindowModal)
         dialog.setMinimumDuration(0)
@@ -308,7 +312,7 @@ class DocumentController(QObject):
                 state["part"] = min(parts - 1, state["part"] + 1)
             state["finished"] = done >= total
             if parts > 1:
-                dialog.setLabelText(f"Exporting stem {state['part'] + 1} of {parts}…")
+                dialog.setLabelText(self.tr("Exporting stem {0} of {1}…").format(state["part"] + 1, parts))
             fraction = (state["part"] + done / max(1, total)) / max(1, parts)
             dialog.setValue(int(1000 * fraction))
             QApplication.processEvents()
@@ -318,15 +322,15 @@ class DocumentController(QObject):
         try:
             work(progress)
         except Cancelled:
-            self.window.show_status("Export cancelled")
+            self.window.show_status(self.tr("Export cancelled"))
             return False
         except (LegatoError, OSError) as exc:
-            dialogs.show_error(self.window, "Export failed", str(exc))
+            dialogs.show_error(self.window, self.tr("Export failed"), str(exc))
             return False
         finally:
             dialog.close()
             dialog.deleteLater()
-        self.window.show_status(done_text)
+        self.window.show_status(self.tr("Export finished") if done_text is None else done_text)
         return True
 
     def shutdown(self) -> None:
@@ -357,7 +361,8 @@ def _stem_names(plan, project, fmt: str) -> list[str]:
 def _describe_range(start: int, end: int) -> str:
     """'0:04.000 – 0:12.000 (8.0 s)' for samples at 48 kHz."""
     a, b = samples_to_seconds(start), samples_to_seconds(end)
-    return f"{format_seconds(a, True)} – {format_seconds(b, True)}  ({b - a:.1f} s)"
+    return QCoreApplication.translate("DocumentController", "{0} – {1}  ({2:.1f} s)").format(
+        format_seconds(a, True), format_seconds(b, True), b - a)
 
 
 def _home() -> str:

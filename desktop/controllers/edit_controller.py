@@ -11,6 +11,8 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 
+from PySide6.QtCore import QCoreApplication
+
 from engine.errors import LegatoError
 from engine.project.commands import (
     DuplicateClip,
@@ -30,6 +32,10 @@ from engine.project.commands import (
 from engine.timebase import SAMPLE_RATE, seconds_to_samples
 
 _gesture_ids = itertools.count(1)
+
+
+def _tr(text: str) -> str:
+    return QCoreApplication.translate("EditController", text)
 
 
 def frames(seconds: float) -> int:
@@ -61,7 +67,7 @@ class EditController:
         """Make `take_id` the take that sounds (one undo step; nothing if it already does)."""
         clip = self.project.clip(clip_id)
         if clip.active_take_id != take_id:
-            self._push(SetActiveTake(clip_id, take_id, text=f"Switch to take {_take_number(clip, take_id)}"))
+            self._push(SetActiveTake(clip_id, take_id, text=_tr("Switch to take {0}").format(_take_number(clip, take_id))))
 
     def step_take(self, clip_id: str, delta: int) -> None:
         """The previous (-1) / next (+1) take of a clip, wrapping around."""
@@ -74,7 +80,7 @@ class EditController:
     def move_clips(self, moves: list[tuple[str, float, str]]) -> None:
         """[(clip_id, new_start_s, new_track_id)] from one drag -> one undo step."""
         history = self.project.history
-        text = "Move clip" if len(moves) == 1 else f"Move {len(moves)} clips"
+        text = _tr("Move clip") if len(moves) == 1 else _tr("Move {0} clips").format(len(moves))
         try:
             with history.group(text):
                 for clip_id, start_s, track_id in moves:
@@ -111,9 +117,9 @@ class EditController:
         candidates = [self.project.clip(c) for c in clip_ids] if clip_ids else self.project.clips()
         targets = [c for c in candidates if c.position < at < c.end]
         if not targets:
-            self.on_error("Nothing to split: put the playhead inside a clip")
+            self.on_error(_tr("Nothing to split: put the playhead inside a clip"))
             return 0
-        text = "Split clip" if len(targets) == 1 else f"Split {len(targets)} clips"
+        text = _tr("Split clip") if len(targets) == 1 else _tr("Split {0} clips").format(len(targets))
         with self.project.history.group(text):
             for clip in targets:
                 self.project.history.push(SplitClip(clip.id, at))
@@ -131,7 +137,7 @@ class EditController:
         first = min(c.position for c in clips)
         shift = max(c.end for c in clips) - first
         new_ids = []
-        text = "Duplicate clip" if len(clips) == 1 else f"Duplicate {len(clips)} clips"
+        text = _tr("Duplicate clip") if len(clips) == 1 else _tr("Duplicate {0} clips").format(len(clips))
         with self.project.history.group(text):
             for clip in clips:
                 cmd = self.project.history.push(DuplicateClip(clip.id, position=clip.position + shift))
@@ -140,10 +146,10 @@ class EditController:
 
     # --- tracks --------------------------------------------------------------------------
     def set_mute(self, track_id: str, on: bool) -> None:
-        self._push(SetTrackMute(track_id=track_id, new=on, text="Mute track" if on else "Unmute track"))
+        self._push(SetTrackMute(track_id=track_id, new=on, text=_tr("Mute track") if on else _tr("Unmute track")))
 
     def set_solo(self, track_id: str, on: bool) -> None:
-        self._push(SetTrackSolo(track_id=track_id, new=on, text="Solo track" if on else "Unsolo track"))
+        self._push(SetTrackSolo(track_id=track_id, new=on, text=_tr("Solo track") if on else _tr("Unsolo track")))
 
     def set_gain(self, track_id: str, db: float) -> None:
         gesture = self._slider_gesture.setdefault(f"gain:{track_id}", next(_gesture_ids))

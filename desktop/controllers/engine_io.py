@@ -8,14 +8,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import QCoreApplication
+
 from engine.errors import LegatoError
+
+
+def _tr(text: str) -> str:
+    return QCoreApplication.translate("EngineIO", text)
 
 
 def _io():
     try:
         from engine.project import io
     except ImportError as exc:  # pragma: no cover - depends on engine progress
-        raise LegatoError("project files are not available in this build (engine.project.io missing)") from exc
+        raise LegatoError(_tr("project files are not available in this build (engine.project.io missing)")) from exc
     return io
 
 
@@ -44,7 +50,7 @@ def find_recovery(folder):
     if not found:
         return None
     rec = found[0]
-    description = f"“{rec.project_name}”, autosaved {rec.saved_at}"
+    description = _tr("“{0}”, autosaved {1}").format(rec.project_name, rec.saved_at)
 
     def discard() -> None:
         for other in found:

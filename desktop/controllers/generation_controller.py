@@ -11,10 +11,11 @@ Thread: main. Job events arrive through `EngineBridge.job_event` (queued onto th
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from desktop import dialogs
 from engine.errors import LegatoError, ValidationError
@@ -47,6 +48,7 @@ class GenerationController(QObject):
 
     landed = Signal(str)
     message = Signal(str)
+    _prepared = Signal(object)  # (pending, result, assets) from the hashing thread
 
     def __init__(self, window, bridge, panel, inspector, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -60,6 +62,10 @@ class GenerationController(QObject):
         # Budgets for the planner's simple/format jobs; None = upstream's. Only tests lower them
         # (the tiny LM never ends a caption on its own, so it would run to the 512-token cap).
         self.assist_options = None
+        # Hashing a take's audio for the asset store costs ~65 ms per 30 s: done on a helper
+        # thread (hashlib and numpy release the GIL), then landed here on the main thread.
+        self._hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="legato-landing")
+        self._prepared.connect(self._land_prepared, Qt.ConnectionType.QueuedConnection)
         bridge.job_event.connect(self.on_job_event)
         panel.generate_requested.connect(self.generate)
         panel.simple_requested.connect(self.write_from_description)
@@ -190,7 +196,9 @@ class GenerationController(QObject):
 
     def cancel_running(self) -> bool:
         """Esc: stop the running job (True if one was asked to stop)."""
-        running = next((i.job_id for i in self.bridge.queue.jobs() if i.state.name == "RUNNING"), None)
+        from engine.jobs import JobState
+
+        running = next((i.job_id for i in self.bridge.queue.jobs() if i.state is JobState.RUNNING), None)
         return running is not None and self.bridge.cancel(running)
 
     # --- planner assists ---------------------------------------------------------------------
@@ -338,37 +346,64 @@ class GenerationController(QObject):
             self.panel.show_error(event.message)
             self.message.emit(event.message)
             return
+        if pending.kind == KIND_SIMPLE or pending.kind == KIND_FORMAT:
+            result = event.result
+            self.panel.apply_plan(result.caption, result.lyrics, result.metadata, result.instrumental)
+            self.message.emit(self.tr("The planner filled in the song details: review them, then Generate"))
+            return
+        self._hasher.submit(self._prepare, pending, event.result)
+
+    def _prepare(self, pending: PendingJob, result) -> None:
+        """Thread: the landing helper. Pure work on immutable data, handed back by a signal."""
+        from engine.studio.landing import prepare_assets
+        from engine.studio.session import pick_item
+
+        if pending.kind == KIND_RERENDER:
+            result = pick_item(result, pending.item_index)
+        number = 1
+        if pending.kind in (KIND_MORE, KIND_RERENDER) and pending.clip_id in {c.id for c in pending.project.clips()}:
+            number = len(pending.project.clip(pending.clip_id).takes) + 1
+        try:
+            self._prepared.emit((pending, result, prepare_assets(result, number)))
+        except LegatoError as exc:
+            self._prepared.emit((pending, exc, None))
+
+    @Slot(object)
+    def _land_prepared(self, prepared) -> None:
+        pending, result, assets = prepared
+        if isinstance(result, LegatoError):
+            self.message.emit(str(result))
+            return
         if pending.project is not self.project:
             self.message.emit(self.tr("A job finished for a project that is no longer open; its result was dropped"))
             return
         try:
-            self._land(pending, event.result)
+            self._land(pending, result, assets)
         except LegatoError as exc:
             self.message.emit(str(exc))
 
-    def _land(self, pending: PendingJob, result) -> None:
-        from engine.studio.landing import add_takes, land_batch
-        from engine.studio.session import pick_item
+    def shutdown(self) -> None:
+        self._hasher.shutdown(wait=True)
 
-        if pending.kind == KIND_SIMPLE or pending.kind == KIND_FORMAT:
-            self.panel.apply_plan(result.caption, result.lyrics, result.metadata, result.instrumental)
-            self.message.emit(self.tr("The planner filled in the song details: review them, then Generate"))
-            return
+    def _land(self, pending: PendingJob, result, assets) -> None:
+        from engine.studio.landing import add_takes, land_batch
+
         if pending.kind == KIND_BATCH:
-            landed = land_batch(self.project, result, pending.placement, extra_meta=pending.extra_meta)
+            landed = land_batch(self.project, result, pending.placement, extra_meta=pending.extra_meta,
+                                assets=assets)
             clip_id = landed.clip_id
             if self.panel.advanced.lock_seeds.isChecked():
                 self.panel.advanced.seeds.setText(", ".join(str(t.seed) for t in result.takes))
         elif pending.kind == KIND_RERENDER:
             clip_id = pending.clip_id
-            add_takes(self.project, clip_id, pick_item(result, pending.item_index), extra_meta=pending.extra_meta,
-                      make_active=True, verb="Re-render")
+            add_takes(self.project, clip_id, result, extra_meta=pending.extra_meta, make_active=True,
+                      verb="Re-render", assets=assets)
         else:  # KIND_MORE (AutoGen)
             clip_id = pending.clip_id
             if clip_id not in {c.id for c in self.project.clips()}:
                 self.message.emit(self.tr("The clip for these takes was deleted; AutoGen stopped"))
                 return
-            add_takes(self.project, clip_id, result, extra_meta=pending.extra_meta)
+            add_takes(self.project, clip_id, result, extra_meta=pending.extra_meta, assets=assets)
         self.landed.emit(clip_id)
         if pending.kind in (KIND_BATCH, KIND_MORE):
             self._autogen_next(pending, clip_id)

@@ -39,10 +39,17 @@ class TransportController(QObject):
             return None
 
     def availability_message(self) -> str:
+        reason = self._unavailable_text()
+        return self.tr("Ready") if reason is None else self.tr("Ready — {0}").format(reason)
+
+    def _unavailable_text(self) -> str | None:
+        """Why playback cannot start (what the status bar says after "Ready — "), or None."""
         if self.player is None or not getattr(self.player, "available", False):
-            reason = getattr(self.player, "unavailable_reason", "") or "playback unavailable: no audio output device"
-            return f"Ready — {reason}; editing and export still work"
-        return "Ready"
+            # The player's own reason comes from the engine and stays as it is.
+            reason = getattr(self.player, "unavailable_reason", "") or self.tr(
+                "playback unavailable: no audio output device")
+            return self.tr("{0}; editing and export still work").format(reason)
+        return None
 
     def wire(self, actions, bar, timeline) -> None:
         self.bar, self.timeline = bar, timeline
@@ -76,7 +83,7 @@ class TransportController(QObject):
     # --- intents ---------------------------------------------------------------------------
     def toggle_play(self) -> None:
         if self.player is None or not getattr(self.player, "available", False):
-            self.window.show_status(self.availability_message().removeprefix("Ready — "))
+            self.window.show_status(self._unavailable_text())
             return
         if self.is_playing():
             self.player.pause()

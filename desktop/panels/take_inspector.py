@@ -110,6 +110,10 @@ class TakeInspector(QWidget):
 
     # --- showing ----------------------------------------------------------------------------
     def show_clip(self, clip: Clip | None) -> None:
+        state = None if clip is None else (clip.id, clip.takes, clip.active_take_id, clip.name)
+        if state is not None and state == getattr(self, "_shown_state", None):
+            return  # nothing changed: skip a relayout of the dock (a UI stall on big windows)
+        self._shown_state = state
         self.clip = clip
         self.takes.clear()
         if clip is None:
@@ -183,6 +187,6 @@ class TakeInspector(QWidget):
             max(0, len(schedule) - 1), request.get("infer_method", "ode").upper(), meta.get("device", "")))
         timings = meta.get("timings_s") or {}
         order = ("lm", "text_encode", "vae_encode", "diffusion", "vae_decode")
-        shown = [f"{k.replace('_', ' ')} {timings[k]:.1f} s" for k in order if k in timings]
+        shown = [self.tr("{0} {1:.1f} s").format(k.replace("_", " "), timings[k]) for k in order if k in timings]
         total = timings.get("total")
         self.timings.setText((" · ".join(shown) + (self.tr("  (total {0:.1f} s)").format(total) if total else "")) or "—")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QCoreApplication, QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem
 
@@ -23,6 +23,11 @@ FADE_HANDLE_PX = 8
 LANE_MARGIN = 2
 TAKE_ARROW_PX = 16  # each of the take switcher's ◀ ▶ buttons on the name bar
 TAKE_SWITCHER_PX = 2 * TAKE_ARROW_PX + 34
+
+
+def _tr(text: str, disambiguation: str | None = None) -> str:
+    # ClipItem is a QGraphicsItem, not a QObject: it has no self.tr().
+    return QCoreApplication.translate("ClipItem", text, disambiguation)
 
 
 @dataclass(frozen=True)
@@ -177,7 +182,7 @@ class ClipItem(QGraphicsItem):
             p.fillPath(path, wave)
         elif self.peaks is None:
             p.setPen(QPen(palette.RULER_TEXT_DIM))
-            p.drawText(wave_rect, Qt.AlignmentFlag.AlignCenter, "computing waveform…")
+            p.drawText(wave_rect, Qt.AlignmentFlag.AlignCenter, _tr("computing waveform…"))
 
         self._paint_fades(p, w, h)
         p.setPen(QPen(QColor(0x10, 0x10, 0x12)))
@@ -205,7 +210,7 @@ class ClipItem(QGraphicsItem):
         middle = QRectF(left.right(), r.top(), r.width() - 2 * TAKE_ARROW_PX, r.height())
         p.drawText(left, Qt.AlignmentFlag.AlignCenter, "◀")
         p.drawText(right, Qt.AlignmentFlag.AlignCenter, "▶")
-        p.drawText(middle, Qt.AlignmentFlag.AlignCenter, f"{self.view.take_number}/{self.view.take_count}")
+        p.drawText(middle, Qt.AlignmentFlag.AlignCenter, _tr("{0}/{1}", "take n of N").format(self.view.take_number, self.view.take_count))
 
     def _visible_part(self, p: QPainter, option: QStyleOptionGraphicsItem, rect: QRectF) -> QRectF:
         """The part of the item worth drawing a waveform for: exposed AND inside the view.

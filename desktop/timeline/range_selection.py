@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from PySide6.QtCore import QCoreApplication
+
 from desktop.timeline.grid import MusicalGrid, format_seconds
 
 
@@ -30,9 +32,9 @@ class TimeSelection:
 
     def describe(self, grid: MusicalGrid) -> str:
         """'0:04.000 – 0:12.000 (8.000 s) · bars 3.1.00 – 7.1.00'."""
-        return (
-            f"{format_seconds(self.start_s, True)} – {format_seconds(self.end_s, True)} "
-            f"({self.length_s:.3f} s) · bars {grid.format_bars(self.start_s)} – {grid.format_bars(self.end_s)}"
+        return QCoreApplication.translate("TimeSelection", "{0} – {1} ({2:.3f} s) · bars {3} – {4}").format(
+            format_seconds(self.start_s, True), format_seconds(self.end_s, True), self.length_s,
+            grid.format_bars(self.start_s), grid.format_bars(self.end_s),
         )
 
 

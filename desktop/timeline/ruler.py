@@ -38,7 +38,7 @@ class RulerWidget(QWidget):
         self.setFixedHeight(RULER_HEIGHT)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.setToolTip("Click to move the playhead")
+        self.setToolTip(self.tr("Click to move the playhead"))
 
     # --- state pushed in by the timeline -------------------------------------------------
     def set_scroll_x(self, x: float) -> None:

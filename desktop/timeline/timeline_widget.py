@@ -37,7 +37,7 @@ class TimelineWidget(QWidget):
         self.view = TimelineView(self.scene, self)
         self.ruler = RulerWidget(self.geometry_, self)
         self.headers = HeaderColumn(self.geometry_.lane_height, self)
-        corner = QLabel("  Tracks")
+        corner = QLabel(self.tr("  Tracks"))
         corner.setObjectName("timelineCorner")
         corner.setFixedSize(HEADER_WIDTH, RULER_HEIGHT)
         corner.setAlignment(Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft)

@@ -55,11 +55,11 @@ class TrackHeader(QWidget):
         self.name_edit = QLineEdit()
         self.name_edit.setObjectName("trackName")
         self.name_edit.setFrame(False)
-        self.name_edit.setToolTip("Track name (click to rename)")
+        self.name_edit.setToolTip(self.tr("Track name (click to rename)"))
         self.name_edit.editingFinished.connect(self._on_name_edited)
-        self.mute_button = self._toggle("M", "Mute", "muteButton")
+        self.mute_button = self._toggle(self.tr("M", "mute button"), self.tr("Mute"), "muteButton")
         self.mute_button.toggled.connect(lambda on: self.mute_toggled.emit(self.track_id, on))
-        self.solo_button = self._toggle("S", "Solo", "soloButton")
+        self.solo_button = self._toggle(self.tr("S", "solo button"), self.tr("Solo"), "soloButton")
         self.solo_button.toggled.connect(lambda on: self.solo_toggled.emit(self.track_id, on))
         top.addWidget(self.name_edit, 1)
         top.addWidget(self.mute_button)
@@ -67,10 +67,12 @@ class TrackHeader(QWidget):
         col.addLayout(top)
 
         self.gain_slider, self.gain_label = self._slider_row(
-            col, "Vol", "gainSlider", (-600, 120), "Track gain (dB)", "0.0 dB", self._on_gain  # 0.1 dB steps
+            col, self.tr("Vol"), "gainSlider", (-600, 120), self.tr("Track gain (dB)"), self.tr("0.0 dB"),
+            self._on_gain,  # 0.1 dB steps
         )
         self.pan_slider, self.pan_label = self._slider_row(
-            col, "Pan", "panSlider", (-100, 100), "Pan (double-click the label to centre)", "C", self._on_pan
+            col, self.tr("Pan"), "panSlider", (-100, 100), self.tr("Pan (double-click the label to centre)"),
+            self.tr("C", "pan: centre"), self._on_pan,
         )
 
         self.meter = PeakMeter(Qt.Orientation.Horizontal)
@@ -142,13 +144,14 @@ class TrackHeader(QWidget):
             self.renamed.emit(self.track_id, text)
 
     def _label_gain(self, db: float) -> None:
-        self.gain_label.setText(f"{db:+.1f} dB" if db > -60 else "-inf")
+        self.gain_label.setText(self.tr("{0:+.1f} dB").format(db) if db > -60 else self.tr("-inf"))
 
     def _label_pan(self, pan: float) -> None:
         if abs(pan) < 0.005:
-            self.pan_label.setText("C")
+            self.pan_label.setText(self.tr("C", "pan: centre"))
         else:
-            self.pan_label.setText(f"{'L' if pan < 0 else 'R'}{abs(pan) * 100:.0f}")
+            text = self.tr("L{0:.0f}", "pan: left percent") if pan < 0 else self.tr("R{0:.0f}", "pan: right percent")
+            self.pan_label.setText(text.format(abs(pan) * 100))
 
     def paintEvent(self, event) -> None:  # noqa: N802
         p = QPainter(self)

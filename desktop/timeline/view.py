@@ -365,7 +365,7 @@ class TimelineView(QGraphicsView):
             p.drawText(
                 QRectF(visible.left() + 16, hint_top + 10, 600, 30),
                 Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                "Drop audio files here (or File ▸ Import Audio…) to add a track",
+                self.tr("Drop audio files here (or File ▸ Import Audio…) to add a track"),
             )
 
     def drawForeground(self, p: QPainter, rect: QRectF) -> None:  # noqa: N802

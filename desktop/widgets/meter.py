@@ -34,7 +34,7 @@ class PeakMeter(QWidget):
         else:
             self.setFixedWidth(14)
             self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Expanding)
-        self.setToolTip("Peak level (dBFS)")
+        self.setToolTip(self.tr("Peak level (dBFS)"))
 
     def set_levels(self, peaks: list[float] | tuple[float, ...]) -> None:
         """Linear peak amplitudes per channel (one value is shown on every channel)."""

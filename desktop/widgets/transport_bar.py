@@ -38,11 +38,11 @@ class TransportBar(QWidget):
         row.setContentsMargins(8, 4, 8, 4)
         row.setSpacing(6)
 
-        self.play_button = self._button("▶", "Play / pause (Space)")
+        self.play_button = self._button("▶", self.tr("Play / pause (Space)"))
         self.play_button.clicked.connect(self.play_toggled)
-        self.stop_button = self._button("■", "Stop and return to start")
+        self.stop_button = self._button("■", self.tr("Stop and return to start"))
         self.stop_button.clicked.connect(self.stop_clicked)
-        self.loop_button = self._button("⟲", "Loop the selected range")
+        self.loop_button = self._button("⟲", self.tr("Loop the selected range"))
         self.loop_button.setCheckable(True)
         self.loop_button.toggled.connect(self.loop_toggled)
         for b in (self.play_button, self.stop_button, self.loop_button):
@@ -53,13 +53,13 @@ class TransportBar(QWidget):
         mono.setBold(True)
         self.bars_label = QLabel("1.1.00")
         self.bars_label.setFont(mono)
-        self.bars_label.setToolTip("Position: bar.beat.ticks")
+        self.bars_label.setToolTip(self.tr("Position: bar.beat.ticks"))
         self.bars_label.setMinimumWidth(100)
         self.time_label = QLabel("0:00.000")
         self.time_label.setFont(mono)
-        self.time_label.setToolTip("Position: minutes:seconds")
+        self.time_label.setToolTip(self.tr("Position: minutes:seconds"))
         self.time_label.setMinimumWidth(110)
-        self.tempo_label = QLabel("120 BPM  4/4")
+        self.tempo_label = QLabel(self.tr("{0:g} BPM  {1}/4").format(120, 4))
         self.tempo_label.setObjectName("tempoLabel")
         row.addSpacing(8)
         row.addWidget(self.bars_label)
@@ -69,33 +69,33 @@ class TransportBar(QWidget):
         row.addSpacing(12)
 
         self.snap_button = QToolButton()
-        self.snap_button.setText("Snap")
+        self.snap_button.setText(self.tr("Snap"))
         self.snap_button.setCheckable(True)
         self.snap_button.setChecked(True)
-        self.snap_button.setToolTip("Snap edits to the bar/beat grid")
+        self.snap_button.setToolTip(self.tr("Snap edits to the bar/beat grid"))
         self.snap_button.toggled.connect(self.snap_toggled)
         row.addWidget(self.snap_button)
-        zoom_out = self._button("−", "Zoom out (-)")
+        zoom_out = self._button("−", self.tr("Zoom out (-)"))
         zoom_out.clicked.connect(self.zoom_out_clicked)
-        zoom_in = self._button("+", "Zoom in (+)")
+        zoom_in = self._button("+", self.tr("Zoom in (+)"))
         zoom_in.clicked.connect(self.zoom_in_clicked)
         row.addWidget(zoom_out)
         row.addWidget(zoom_in)
 
-        self.selection_label = QLabel("No selection")
+        self.selection_label = QLabel(self.tr("No selection"))
         self.selection_label.setObjectName("selectionLabel")
-        self.selection_label.setToolTip("Time range: drag on a lane or clip with Shift, or on empty lane space")
+        self.selection_label.setToolTip(self.tr("Time range: drag on a lane or clip with Shift, or on empty lane space"))
         row.addSpacing(12)
         row.addWidget(self.selection_label, 1)
 
-        row.addWidget(QLabel("Master"))
+        row.addWidget(QLabel(self.tr("Master")))
         self.master_slider = QSlider(Qt.Orientation.Horizontal)
         self.master_slider.setRange(-600, 120)  # tenths of a dB
         self.master_slider.setValue(0)
         self.master_slider.setFixedWidth(120)
-        self.master_slider.setToolTip("Master gain (dB); double-click the label to reset")
+        self.master_slider.setToolTip(self.tr("Master gain (dB); double-click the label to reset"))
         self.master_slider.valueChanged.connect(lambda v: self._on_master(v))
-        self.master_label = QLabel("0.0 dB")
+        self.master_label = QLabel(self.tr("0.0 dB"))
         self.master_label.setMinimumWidth(56)
         row.addWidget(self.master_slider)
         row.addWidget(self.master_label)
@@ -116,7 +116,7 @@ class TransportBar(QWidget):
 
     def _on_master(self, tenths: int) -> None:
         db = tenths / 10.0
-        self.master_label.setText(f"{db:+.1f} dB")
+        self.master_label.setText(self.tr("{0:+.1f} dB").format(db))
         self.master_gain_changed.emit(db)
 
     # --- state pushed in by the controller -----------------------------------------------
@@ -129,13 +129,13 @@ class TransportBar(QWidget):
 
     def set_grid(self, grid: MusicalGrid) -> None:
         self.grid = grid
-        self.tempo_label.setText(f"{grid.bpm:g} BPM  {grid.beats_per_bar}/4")
+        self.tempo_label.setText(self.tr("{0:g} BPM  {1}/4").format(grid.bpm, grid.beats_per_bar))
 
     def set_master_db(self, db: float) -> None:
         self.master_slider.blockSignals(True)
         self.master_slider.setValue(round(db * 10))
         self.master_slider.blockSignals(False)
-        self.master_label.setText(f"{db:+.1f} dB")
+        self.master_label.setText(self.tr("{0:+.1f} dB").format(db))
 
     def set_selection_text(self, text: str) -> None:
         self.selection_label.setText(text)

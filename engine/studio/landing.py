@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import ValidationError
+from engine.project.assets import Asset
 from engine.project.commands import AddClip, AddTake, AddTrack
 from engine.studio.placement import Placement
 
@@ -62,10 +63,20 @@ def _caption_of(result: GenerationResult) -> str:
     return str(result.takes[0].provenance.request.get("caption", ""))
 
 
+def prepare_assets(result: GenerationResult, first_number: int = 1) -> tuple[Asset, ...]:
+    """The takes' audio as named, hashed assets. Thread: any (pure). Hashing 30 s of stereo audio
+    costs ~65 ms, so the app does this off the UI thread and hands the assets to `land_batch`."""
+    caption = _caption_of(result)
+    return tuple(Asset.from_samples(t.audio, take_name(caption, first_number + i, t.seed))
+                 for i, t in enumerate(result.takes))
+
+
 def land_batch(project: Project, result: GenerationResult, placement: Placement | None = None, *,
-               extra_meta: Mapping[str, Any] | None = None, verb: str = "Generate") -> LandedBatch:
+               extra_meta: Mapping[str, Any] | None = None, verb: str = "Generate",
+               assets: tuple[Asset, ...] | None = None) -> LandedBatch:
     """Put a finished batch on the timeline as ONE clip with N takes (take 1 active), one undo step.
 
+    `assets`: the result's `prepare_assets` when already computed (off the UI thread).
     Thread: main. Raises ValidationError for an empty result or an unknown track.
     """
     if not result.takes:
@@ -74,7 +85,7 @@ def land_batch(project: Project, result: GenerationResult, placement: Placement 
     caption = _caption_of(result)
     if placement.track_id is not None:
         project.track(placement.track_id)  # KeyError -> caller bug; check before any edit
-    assets = [project.assets.add(t.audio, take_name(caption, i + 1, t.seed)) for i, t in enumerate(result.takes)]
+    assets = [project.assets.add_asset(a) for a in (assets or prepare_assets(result))]
     history = project.history
     take_ids: list[str] = []
     with history.group(batch_label(caption, len(result.takes), verb)):
@@ -95,18 +106,21 @@ def land_batch(project: Project, result: GenerationResult, placement: Placement 
 
 def add_takes(project: Project, clip_id: str, result: GenerationResult, *, first_number: int | None = None,
               extra_meta: Mapping[str, Any] | None = None, make_active: bool = False,
-              verb: str = "Add") -> tuple[str, ...]:
-    """Add a batch as further takes of an existing clip (AutoGen, Re-render), one undo step."""
+              verb: str = "Add", assets: tuple[Asset, ...] | None = None) -> tuple[str, ...]:
+    """Add a batch as further takes of an existing clip (AutoGen, Re-render), one undo step.
+
+    `assets`: precomputed `prepare_assets(result, first_number)` (their names carry the numbers)."""
     if not result.takes:
         raise ValidationError("the generation returned no takes")
     clip = project.clip(clip_id)
     caption = _caption_of(result)
     number = first_number if first_number is not None else len(clip.takes) + 1
+    prepared = assets or prepare_assets(result, number)
     ids: list[str] = []
     with project.history.group(batch_label(caption, len(result.takes), verb)):
-        for i, take in enumerate(result.takes):
+        for i, (take, prepared_asset) in enumerate(zip(result.takes, prepared, strict=True)):
             name = take_name(caption, number + i, take.seed)
-            asset = project.assets.add(take.audio, name)
+            asset = project.assets.add_asset(prepared_asset)
             cmd = project.history.push(AddTake(clip_id, asset.id, name=name, meta=take_meta(take, extra_meta),
                                                make_active=make_active and i == 0))
             ids.append(cmd.take_id)
