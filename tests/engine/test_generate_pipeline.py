@@ -45,7 +45,7 @@ class FastEncode:
         self.vae = pipeline.models.vae
         self.proj = torch.randn(2, 64, generator=torch.Generator().manual_seed(0))
 
-    def encode(self, audio, sample=True, generator=None):
+    def encode(self, audio, sample=True, generator=None, **_):  # on_tile etc.: not needed here
         frames = audio.shape[-1] // HOP
         pooled = audio[..., : frames * HOP].reshape(audio.shape[0], 2, frames, HOP).mean(-1)  # [B, 2, T]
         return pooled.transpose(1, 2) @ self.proj  # [B, T, 64]
