@@ -228,8 +228,21 @@ class GenerationPipeline:
     def diffusion_inputs(self, plan: TaskPlan, req: GenerationRequest, seeds: tuple[int, ...],
                          prompt: EncodedPrompt, schedule: list[float]) -> tuple[DiffusionInputs, list[float]]:
         """Assemble src latents, chunk masks, repaint/cover settings (§3.2–§3.5)."""
-        batch, frames = len(seeds), plan.frames
         clean = self._source_latents(plan, req, seeds)  # [B, T, 64]
+        reference = self._reference_latents(req, seeds)  # [B, Tr, 64]
+        return self.assemble_diffusion_inputs(plan, req, prompt, schedule, clean, reference)
+
+    def assemble_diffusion_inputs(self, plan: TaskPlan, req: GenerationRequest, prompt: EncodedPrompt,
+                                  schedule: list[float], clean: torch.Tensor, reference: torch.Tensor
+                                  ) -> tuple[DiffusionInputs, list[float]]:
+        """The request -> DiffusionInputs mapping once the latents exist: chunk masks, repaint
+        region, cover noise start, cover and injection steps. Kept apart from the VAE/text work
+        so the conformance kit can drive it with its recorded latents.
+
+        clean: [B, T, 64] source latents; reference: [B, Tr, 64] one timbre clip per item.
+        Returns the inputs and the schedule (shortened when cover_noise_strength > 0).
+        """
+        batch, frames = clean.shape[0], plan.frames
         src = clean.clone()
         chunk = torch.full((batch, frames), plan.chunk_value, dtype=torch.float32)  # [B, T]
         repaint_mask = None
@@ -253,7 +266,7 @@ class GenerationPipeline:
             cover_steps = None
         inputs = DiffusionInputs(
             text=prompt.text,
-            refer_latents_packed=self._reference_latents(req, seeds),
+            refer_latents_packed=reference,
             refer_order=torch.arange(batch),
             src_latents=src,
             chunk_masks=chunk,

@@ -114,9 +114,7 @@ def test_shutdown_cancels_the_running_job_and_joins_the_thread(qtbot, qapp):
     with qtbot.waitSignal(controller.progressed, timeout=WAIT_MS):
         job_id = bridge.submit(FakeDiffusion(steps=10_000, step_s=0.005))
 
-    t0 = time.monotonic()
-    assert bridge.shutdown(timeout_s=5) is True
-    assert time.monotonic() - t0 < 2
+    assert bridge.shutdown(timeout_s=5) is True  # 10 000 steps of 5 ms would take 50 s
     assert bridge.worker_thread.isFinished()
     qtbot.waitUntil(
         lambda: bool(controller.of(job_id)) and isinstance(controller.of(job_id)[-1], JobCancelled)

@@ -34,7 +34,7 @@ def test_drag_clip_to_other_track_is_one_undo_step(two_clip_window, qtbot):
     clip = window.project.clip(clip_a)
     assert (clip.position, clip.track_id) == (2 * SR, track_b)
     assert window.project.history.count == 1
-    assert window.windowTitle().startswith(window.project.name + "*")
+    assert window.windowTitle() == "Untitled* — Legato"
     assert window.actions_.undo.text() == "&Undo Move clip"
     item = window.timeline.scene.items_by_clip[clip_a]
     assert item.lane == 1 and item.pos().x() == 100.0  # the scene followed the document
@@ -170,7 +170,18 @@ def test_range_selection_on_lane_shows_seconds_and_bars(two_clip_window, qtbot):
     assert window.transport.player.loop == TimeRange(7 * SR, int(8.5 * SR))
 
 
-def test_zoom_keys_and_ctrl_wheel(two_clip_window, qtbot):
+def _wheel(widget, pos, delta_y: int, modifiers) -> None:
+    """A real QWheelEvent (one notch = 120) at viewport point `pos`."""
+    from PySide6.QtCore import QPointF
+    from PySide6.QtGui import QWheelEvent
+
+    local = QPointF(pos)
+    event = QWheelEvent(local, widget.mapToGlobal(local), QPoint(0, 0), QPoint(0, delta_y),
+                        Qt.MouseButton.NoButton, modifiers, Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(widget, event)
+
+
+def test_zoom_keys(two_clip_window, qtbot):
     window, _ = two_clip_window
     g = window.timeline.geometry_
     before = g.pixels_per_second
@@ -181,6 +192,40 @@ def test_zoom_keys_and_ctrl_wheel(two_clip_window, qtbot):
     assert g.pixels_per_second < before
     item = next(iter(window.timeline.scene.items_by_clip.values()))
     assert item.boundingRect().width() == g.x_of(item.view.length_s)
+
+
+def test_ctrl_wheel_zooms_around_the_pointer_and_shift_wheel_scrolls(two_clip_window, qtbot):
+    window, _ = two_clip_window
+    view, g = window.timeline.view, window.timeline.geometry_
+    vp, bar = view.viewport(), view.horizontalScrollBar()
+    ctrl, shift = Qt.KeyboardModifier.ControlModifier, Qt.KeyboardModifier.ShiftModifier
+    pointer = QPoint(400, 40)
+
+    def time_under_pointer() -> float:
+        return g.seconds_at(bar.value() + pointer.x())
+
+    before_pps = g.pixels_per_second
+    for _ in range(3):  # three notches in; the time under the pointer (8 s) stays there
+        anchored = time_under_pointer()
+        _wheel(vp, pointer, 120, ctrl)
+        assert g.pixels_per_second > before_pps
+        before_pps = g.pixels_per_second
+        assert abs(time_under_pointer() - anchored) <= 1.0 / g.pixels_per_second  # within a pixel
+    assert bar.value() > 0, "zooming around x=400 must scroll the view"
+    anchored = time_under_pointer()
+    _wheel(vp, pointer, -120, ctrl)  # one notch out, still around the pointer
+    assert g.pixels_per_second < before_pps
+    assert abs(time_under_pointer() - anchored) <= 1.0 / g.pixels_per_second
+
+    pps, scroll = g.pixels_per_second, bar.value()
+    _wheel(vp, pointer, -120, shift)  # Shift+wheel down: sideways, to the right; no zoom
+    assert g.pixels_per_second == pps and bar.value() == scroll + 120
+    _wheel(vp, pointer, 120, shift)
+    assert bar.value() == scroll
+    vbar = view.verticalScrollBar()
+    v_before = vbar.value()
+    _wheel(vp, pointer, -120, Qt.KeyboardModifier.NoModifier)  # plain wheel: never zooms or pans sideways
+    assert g.pixels_per_second == pps and bar.value() == scroll and vbar.value() >= v_before
 
 
 def test_drop_audio_file_creates_track_and_clip(window, qtbot, tmp_path):

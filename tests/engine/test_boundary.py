@@ -13,11 +13,46 @@ import pytest
 FORBIDDEN_ROOTS = {"PySide6", "shiboken6", "pyqtgraph", "desktop", "PyQt5", "PyQt6"}
 
 
+_DYNAMIC_IMPORTERS = {"import_module", "__import__"}
+
+
+def _static_prefix(node: ast.AST) -> str | None:
+    """The module name a dynamic import asks for, as far as the source fixes it: a string
+    literal in full, an f-string up to its first placeholder; None when nothing is fixed."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr) and node.values and isinstance(node.values[0], ast.Constant):
+        return str(node.values[0].value)
+    return None
+
+
+def _dynamic_import_names(tree: ast.AST) -> list[tuple[int, str]]:
+    """(line, module) for importlib.import_module / __import__ calls, aliases included
+    (`from importlib import import_module as im`); a name the source does not fix is
+    reported as '<computed>' (it could be anything, so the boundary cannot be shown)."""
+    aliases = set(_DYNAMIC_IMPORTERS)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module == "importlib":
+            aliases |= {a.asname or a.name for a in node.names if a.name in _DYNAMIC_IMPORTERS}
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call) or not node.args:
+            continue
+        func = node.func
+        called = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+        if called in _DYNAMIC_IMPORTERS or (isinstance(func, ast.Name) and called in aliases):
+            prefix = _static_prefix(node.args[0])
+            found.append((node.lineno, prefix if prefix else "<computed>"))
+    return found
+
+
 def forbidden_imports(package_dir: Path) -> list[str]:
-    """Every import (module level or inside a function) of a forbidden module under package_dir."""
+    """Every import of a forbidden module under package_dir: `import`/`from` statements at
+    module level or inside functions, and dynamic imports (importlib.import_module, __import__)."""
     found = []
     for path in sorted(package_dir.rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        where = path.relative_to(package_dir.parent)
         for node in ast.walk(tree):
             names = []
             if isinstance(node, ast.Import):
@@ -26,7 +61,11 @@ def forbidden_imports(package_dir: Path) -> list[str]:
                 names = [node.module]
             for name in names:
                 if name.split(".")[0] in FORBIDDEN_ROOTS:
-                    found.append(f"{path.relative_to(package_dir.parent)}:{node.lineno}: {name}")
+                    found.append(f"{where}:{node.lineno}: {name}")
+        for line, name in _dynamic_import_names(tree):
+            root = name.split(".")[0]
+            if name == "<computed>" or root in FORBIDDEN_ROOTS or not root:
+                found.append(f"{where}:{line}: {name} (dynamic)")
     return found
 
 
@@ -40,6 +79,29 @@ def test_boundary_check_catches_a_planted_qt_import(repo_root, tmp_path):
     shutil.copytree(repo_root / "engine", copy, ignore=shutil.ignore_patterns("__pycache__"))
     (copy / "audio" / "sneaky.py").write_text("def f():\n    from PySide6.QtCore import QTimer\n")
     assert forbidden_imports(copy) == ["engine/audio/sneaky.py:2: PySide6.QtCore"]
+
+
+def test_boundary_check_catches_planted_dynamic_qt_imports(repo_root, tmp_path):
+    """Imports by name inside functions pass the import statements scan, the import-linter
+    and the run-time import test; the AST check must still name each one."""
+    copy = tmp_path / "engine"
+    shutil.copytree(repo_root / "engine", copy, ignore=shutil.ignore_patterns("__pycache__"))
+    (copy / "audio" / "sneaky.py").write_text(
+        "import importlib\n"
+        "from importlib import import_module as load\n"
+        "def f(name):\n"
+        "    importlib.import_module('PySide6.QtWidgets')\n"
+        "    __import__('shiboken6')\n"
+        "    load(f'desktop.{name}')\n"
+        "    importlib.import_module(name)\n"
+        "    importlib.import_module(f'engine.audio.{name}')\n"  # ours: allowed
+    )
+    assert forbidden_imports(copy) == [
+        "engine/audio/sneaky.py:4: PySide6.QtWidgets (dynamic)",
+        "engine/audio/sneaky.py:5: shiboken6 (dynamic)",
+        "engine/audio/sneaky.py:6: desktop. (dynamic)",
+        "engine/audio/sneaky.py:7: <computed> (dynamic)",
+    ]
 
 
 def _lint_imports(cwd: Path) -> subprocess.CompletedProcess:

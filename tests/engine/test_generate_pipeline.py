@@ -45,7 +45,9 @@ class FastEncode:
         self.vae = pipeline.models.vae
         self.proj = torch.randn(2, 64, generator=torch.Generator().manual_seed(0))
 
-    def encode(self, audio, sample=True, generator=None, **_):  # on_tile etc.: not needed here
+    def encode(self, audio, sample=True, generator=None, on_tile=None):
+        if on_tile is not None:  # the job's cancel check, as the real encoder calls it per tile
+            on_tile()
         frames = audio.shape[-1] // HOP
         pooled = audio[..., : frames * HOP].reshape(audio.shape[0], 2, frames, HOP).mean(-1)  # [B, 2, T]
         return pooled.transpose(1, 2) @ self.proj  # [B, T, 64]
@@ -146,13 +148,99 @@ def test_cancel_stops_within_one_step(turbo):
     assert len(calls) <= 3  # cancelled while step 2 ran: step 3 never starts
 
 
-def test_cover_from_source_and_from_codes(turbo):
-    take = turbo(GenerationRequest(task="cover", source_audio=SHORT, caption="jazz", seeds=(7,),
-                                   audio_cover_strength=0.5)).takes[0]
-    assert take.audio.shape == (2, 128 * HOP)  # 1 s source -> 25 frames -> min 128
-    codes = tuple(range(100, 130))  # 30 codes = 6 s
-    from_codes = turbo(GenerationRequest(audio_codes=codes, seeds=(7,))).takes[0]
-    assert from_codes.audio.shape == (2, 150 * HOP)
+class StepSpy:
+    """Wraps dit.denoise to record, per call: x [B', T, 64], t, context [B', T, 128] and the
+    condition states [B', L, H] the model was given."""
+
+    def __init__(self, dit):
+        self.dit, self.original, self.calls = dit, dit.denoise, []
+
+    def __enter__(self):
+        def spy(x, t, r, context_latents, encoder_hidden_states, *args, **kwargs):
+            self.calls.append((x.detach().clone(), float(t), context_latents.detach().clone(),
+                               encoder_hidden_states.detach().clone()))
+            return self.original(x, t, r, context_latents, encoder_hidden_states, *args, **kwargs)
+
+        self.dit.denoise = spy
+        return self
+
+    def __exit__(self, *exc):
+        self.dit.denoise = self.original
+
+
+CODES_A = tuple(range(100, 130))  # 30 codes = 6 s = 150 frames
+CODES_B = tuple(range(5000, 5030))
+
+
+def _hints_of(dit, codes):
+    return dit.detokenize(torch.tensor(codes)[None, :, None]).latents_25hz.float()  # [1, 150, 64]
+
+
+def test_cover_from_source_uses_the_source(turbo):
+    from engine.tasks.diffusion import fit_frames, fsq_hints
+
+    silence = turbo.dit.silence_frames(128).float()
+    outputs = []
+    with FastEncode(turbo):
+        for source in (SHORT, OTHER_SHORT):
+            with StepSpy(turbo.dit) as spy:
+                take = turbo(GenerationRequest(task="cover", source_audio=source, caption="jazz", seeds=(7,))).takes[0]
+            assert take.audio.shape == (2, 128 * HOP)  # 1 s source -> 25 frames -> min 128
+            # The model sees the FSQ round trip of THIS source (padded with silence to 128 frames)
+            encoded = fit_frames(turbo._encode_audio(source, (7,), "source"), 128, silence)
+            torch.testing.assert_close(spy.calls[0][2][:, :, :64], fsq_hints(turbo.dit, encoded))
+            outputs.append(take.latents)
+    assert not np.allclose(outputs[0], outputs[1], atol=1e-4), "a different source must change the cover"
+
+
+def test_cover_from_codes_uses_the_codes(turbo):
+    outputs = []
+    for codes in (CODES_A, CODES_B):
+        with StepSpy(turbo.dit) as spy:
+            take = turbo(GenerationRequest(audio_codes=codes, seeds=(7,))).takes[0]
+        assert take.audio.shape == (2, 150 * HOP)
+        torch.testing.assert_close(spy.calls[0][2][:, :, :64], _hints_of(turbo.dit, codes))
+        outputs.append(take.latents)
+    assert not np.allclose(outputs[0], outputs[1], atol=1e-4), "different codes must change the output"
+
+
+def test_cover_strength_switches_condition_at_int_steps_times_strength(turbo):
+    # audio_cover_strength 0.45 on 8 turbo steps: upstream switches at int(8 * 0.45) = 3 to the
+    # text2music caption with silence as context (round() would say 4).
+    base_req = GenerationRequest(audio_codes=CODES_A, caption="jazz", seeds=(7,))
+    runs = {}
+    for strength in (1.0, 0.45):
+        with StepSpy(turbo.dit) as spy:
+            turbo(base_req.with_changes(audio_cover_strength=strength))
+        runs[strength] = spy.calls
+    full, part = runs[1.0], runs[0.45]
+    assert len(full) == len(part) == 8
+    hints, silence = _hints_of(turbo.dit, CODES_A), turbo.dit.silence_frames(150).float()
+    for i in range(8):
+        ctx = part[i][2][:, :, :64]
+        torch.testing.assert_close(ctx, hints if i < 3 else silence)
+        torch.testing.assert_close(full[i][2][:, :, :64], hints)
+        same_condition = torch.equal(part[i][3], full[i][3])
+        assert same_condition == (i < 3), f"step {i}: condition switched at the wrong step"
+        # x entering step i depends only on steps < i: identical up to the switch, then apart
+        assert torch.equal(part[i][0], full[i][0]) == (i <= 3), f"step {i}: trajectory"
+
+
+@pytest.mark.parametrize("strength,first", [(0.5, 6), (0.25, 4)])
+def test_cover_noise_strength_starts_from_the_source_at_the_nearest_step(turbo, strength, first):
+    # turbo shift 3 table: [1, .955, .9, .833, .75, .643, .5, .3, 0]; 1 - 0.5 -> index 6, 0.75 -> 4
+    from engine.sampling.schedules import turbo_schedule
+
+    table = turbo_schedule(3.0)
+    noise = torch.randn(1, 150, 64, generator=torch.Generator().manual_seed(3))
+    req = GenerationRequest(audio_codes=CODES_A, seeds=(7,), cover_noise_strength=strength)
+    with StepSpy(turbo.dit) as spy:
+        take = turbo(req, initial_noise=noise).takes[0]
+    assert [t for _, t, _, _ in spy.calls] == pytest.approx(table[first:-1])
+    t0 = table[first]
+    expected_x0 = t0 * noise + (1.0 - t0) * _hints_of(turbo.dit, CODES_A)  # mixed with the source
+    torch.testing.assert_close(spy.calls[0][0], expected_x0)
+    assert take.provenance.schedule == pytest.approx(table[first:])
 
 
 def test_repaint_leaves_audio_outside_the_window_unchanged(turbo):
@@ -218,11 +306,37 @@ def test_thinking_is_ignored_for_lego(base):
     assert take.provenance.lm_metadata == ()
 
 
-def test_base_guidance_variants_run(base):
+def test_base_guidance_methods_each_give_their_own_result(base):
+    """CFG, APG and ADG through the pipeline: each output is the sampler run with that method
+    (replayed from the recorded model outputs with the guidance primitives that
+    test_conformance_guidance_primitives checks against upstream), and all three differ."""
+    from engine.sampling.guidance import MomentumBuffer, adg, apg, cfg
+    from engine.sampling.steps import ode_step, predicted_clean
+
+    req = GenerationRequest(caption="x", duration=5.0, steps=2, seeds=(1,), guidance_scale=5.0)
+    latents = {}
     for method in ("apg", "adg", "cfg"):
-        take = base(GenerationRequest(caption="x", duration=5.0, steps=2, seeds=(1,), guidance_method=method,
-                                      cfg_interval_start=0.0, cfg_interval_end=0.9)).takes[0]
-        assert np.isfinite(take.audio).all()
+        with StepSpy(base.dit) as spy:
+            take = base(req.with_changes(guidance_method=method)).takes[0]
+        latents[method] = torch.from_numpy(np.array(take.latents))
+        assert len(spy.calls) == 2 and spy.calls[0][0].shape[0] == 2  # cond + uncond rows
+        # Replay the 2 steps with the model's own raw outputs and this method's formula
+        x = spy.calls[0][0][:1]
+        buffer = MomentumBuffer()
+        for i, (_, t, _, _) in enumerate(spy.calls):
+            torch.testing.assert_close(spy.calls[i][0][:1], x, atol=1e-5, rtol=0)
+            v_raw = base.dit.denoise(spy.calls[i][0], t, t, spy.calls[i][2], spy.calls[i][3])
+            vc, vu = v_raw[:1], v_raw[1:]
+            if method == "cfg":
+                v = cfg(vc, vu, 5.0)
+            elif method == "apg":
+                v = apg(vc, vu, 5.0, buffer, dims=(1,))
+            else:
+                v = adg(vc, vu, x, t, 5.0)
+            x = predicted_clean(x, v, t) if i == 1 else ode_step(x, v, t, spy.calls[i + 1][1])
+        torch.testing.assert_close(latents[method][None], x, atol=1e-5, rtol=0)
+    for a, b in (("apg", "adg"), ("apg", "cfg"), ("adg", "cfg")):
+        assert not torch.allclose(latents[a], latents[b], atol=1e-4), f"{a} and {b} gave the same result"
 
 
 def test_turbo_step_rule(turbo):

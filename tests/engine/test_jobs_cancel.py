@@ -24,17 +24,28 @@ WAIT_S = 10.0
 
 
 class StepLog:
-    """Shared by a fake job and the test: how many steps ran, and an event once `at` steps ran."""
+    """Shared by a fake job and the test: how many steps ran, and an event once `at` steps ran.
 
-    def __init__(self, at: int = 1):
+    hold=True: the job then waits (inside step `at`) until the test calls `release()`, so what
+    the test does meanwhile (cancel, submit) never races the job on a loaded machine.
+    """
+
+    def __init__(self, at: int = 1, hold: bool = False):
         self.count = 0
         self.at = at
         self.reached = threading.Event()
+        self.hold = hold
+        self._released = threading.Event()
 
     def step(self):
         self.count += 1
         if self.count >= self.at:
             self.reached.set()
+            if self.hold:
+                assert self._released.wait(WAIT_S), "the test never released the job"
+
+    def release(self):
+        self._released.set()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -112,13 +123,14 @@ def test_cancel_from_the_sink_on_the_worker_thread(recorder):
 
 
 def test_cancel_a_queued_job_before_it_starts(queue, recorder):
-    blocker = StepLog(at=1)
+    blocker = StepLog(at=1, hold=True)  # the first job holds the worker until released
     first = queue.submit(SlowDiffusion(steps=5, log=blocker))
     second = queue.submit(SlowDiffusion(steps=2))
     assert blocker.reached.wait(WAIT_S)
 
     assert queue.cancel(second) is True
     assert recorder.of(second)[-1] == JobCancelled(second, "cancelled", was_running=False)
+    blocker.release()
     assert queue.wait_until_idle(WAIT_S)
 
     assert [type(e).__name__ for e in recorder.of(second)] == ["JobQueued", "JobCancelled"]
@@ -128,13 +140,14 @@ def test_cancel_a_queued_job_before_it_starts(queue, recorder):
 
 
 def test_supersede_cancels_queued_jobs_with_the_same_key(queue, recorder):
-    blocker = StepLog(at=1)
+    blocker = StepLog(at=1, hold=True)  # "running" stays running while the others are queued
     running = queue.submit(SlowDiffusion(steps=5, log=blocker, supersede_key="repaint:clip1:10-20"))
     assert blocker.reached.wait(WAIT_S)
     old = queue.submit(SlowDiffusion(steps=1, supersede_key="repaint:clip1:10-20"))
     other = queue.submit(SlowDiffusion(steps=1, supersede_key="repaint:clip2:0-5"))
     plain = queue.submit(SlowDiffusion(steps=1))
     new = queue.submit(SlowDiffusion(steps=1, supersede_key="repaint:clip1:10-20"))
+    blocker.release()
     assert queue.wait_until_idle(WAIT_S)
 
     assert recorder.of(old)[-1] == JobCancelled(old, "superseded", was_running=False)
@@ -160,9 +173,8 @@ def test_shutdown_cancels_queued_and_running_jobs_and_joins_the_worker(recorder)
     queued = q.submit(SlowDiffusion())
     assert log.reached.wait(WAIT_S)
 
-    t0 = time.monotonic()
     assert q.shutdown(timeout=WAIT_S) is True
-    assert time.monotonic() - t0 < 1.0  # stopped at the next step, not after 1000 of them
+    assert log.count < 1000  # stopped at its next step, not after all 1000 (no wall-clock bound)
     assert recorder.of(queued)[-1] == JobCancelled(queued, "shutdown", was_running=False)
     assert recorder.of(running)[-1] == JobCancelled(running, "shutdown", was_running=True)
     assert not [t for t in threading.enumerate() if t.name == "legato-job-worker"]

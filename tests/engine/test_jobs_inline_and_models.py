@@ -200,13 +200,19 @@ def test_housekeeping_frees_cuda_cache_when_torch_is_in_use(monkeypatch):
 
 
 def test_eta_counts_from_the_stage_start():
+    # Exact against the reports' own elapsed times (no timing margin to flake on a busy CPU):
+    # one step took e1 - e0, three more like it remain. Counting from the job's start instead
+    # would give 3 * e1, twice as much here (the job ran as long before the stage as in it).
     reports = []
     ctx = JobContext(on_progress=reports.append)
+    time.sleep(0.05)
     ctx.progress("diffusion", 0, 4)
     time.sleep(0.05)
     ctx.progress("diffusion", 1, 4)
     assert reports[0].eta_s is None
-    assert reports[1].eta_s == pytest.approx(3 * 0.05, rel=0.5)  # three more steps like the first
+    step_s = reports[1].elapsed_s - reports[0].elapsed_s
+    assert step_s >= 0.05 and reports[0].elapsed_s >= 0.05
+    assert reports[1].eta_s == pytest.approx(3 * step_s, rel=1e-9)
 
 
 def test_a_stage_first_reported_midway_gets_a_nonzero_eta():
@@ -214,7 +220,8 @@ def test_a_stage_first_reported_midway_gets_a_nonzero_eta():
     ctx = JobContext(on_progress=reports.append)
     time.sleep(0.05)  # the first step of "lm" ran before its first report
     ctx.progress("lm", 1, 3)
-    assert reports[0].eta_s == pytest.approx(2 * 0.05, rel=0.5)
+    assert reports[0].elapsed_s >= 0.05
+    assert reports[0].eta_s == pytest.approx(2 * reports[0].elapsed_s, rel=1e-9)  # 2 more like it
 
 
 def test_status_snapshots_of_old_jobs_are_forgotten(monkeypatch):

@@ -67,7 +67,10 @@ def test_cli_models_list(tree, capsys):
     shutil.rmtree(tree / "vae")
     (tree / "acestep-v15-base" / "model.safetensors").unlink()
     assert main(["models", "list", str(tree)]) == 1
-    assert "BROKEN" in capsys.readouterr().out
+    lines = {line.split()[1]: line for line in capsys.readouterr().out.splitlines()[1:]}
+    assert "BROKEN" in lines["acestep-v15-base"] and "model.safetensors" in lines["acestep-v15-base"]
+    assert lines["acestep-v15-turbo"].endswith(" ok")  # only the damaged model is reported
+    assert "vae" not in lines  # a removed model is no longer listed
 
 
 def test_diffusers_pipeline_folder_with_bundled_parts(tree, tmp_path):

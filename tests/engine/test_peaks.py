@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import threading
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -36,26 +38,43 @@ def test_every_level_matches_brute_force(audio):
     np.testing.assert_array_equal(pyramid.levels[-1].maxs[:, 0], audio.max(axis=1))
 
 
+def _spec_bin_width(frames_per_pixel: Fraction) -> int:
+    """The module's rule written out independently: the widest 64·4^k bin that still fits in
+    one pixel; 1 (raw samples) when even 64 frames are wider than a pixel."""
+    width = 1
+    candidate = 64
+    while candidate <= frames_per_pixel:
+        width, candidate = candidate, candidate * 4
+    return width
+
+
 @pytest.mark.parametrize(
     "start, end, pixels",
-    [(0, 1_000_003, 800), (12_345, 612_345, 1000), (500, 20_500, 700), (1000, 1100, 400)],
+    [(0, 1_000_003, 800), (12_345, 612_345, 1000), (500, 20_500, 700), (1000, 1100, 400),
+     (0, 256 * 500, 500), (7, 7 + 255 * 300 + 100, 300)],
 )
-def test_peaks_for_range_matches_brute_force_over_the_covered_frames(audio, start, end, pixels):
+def test_peaks_for_range_matches_an_independent_brute_force(audio, start, end, pixels):
+    """Every pixel against min/max of the raw samples over its own frames, computed with exact
+    fractions and the bin width from the spec (not from the code under test)."""
     pyramid = compute_peaks(audio, "a")
     mins, maxs = pyramid.peaks_for_range(start, end, pixels)
-    fpp = (end - start) / pixels
-    level = pyramid.level_for(fpp)
-    b = 1 if level is None else level.bin_frames
-    edges = np.floor((start + np.arange(pixels + 1) * fpp) / b).astype(int)
-    edges[-1] = max(edges[-1], -(-end // b))
-    for i in range(0, pixels, max(1, pixels // 37)):
-        lo, hi = edges[i] * b, max(edges[i + 1], edges[i] + 1) * b
+    fpp = Fraction(end - start, pixels)
+    b = _spec_bin_width(fpp)
+    assert b <= max(fpp, 1), "a bin must never be wider than one pixel (a frame is the floor)"
+    frames = audio.shape[1]
+    prev_hi = None
+    for i in range(pixels):
+        left, right = start + i * fpp, start + (i + 1) * fpp  # the pixel's exact extent
+        first_bin = math.floor(left / b)  # the bin holding the left edge ...
+        end_bin = math.ceil(end / b) if i == pixels - 1 else math.floor(right / b)  # ... up to the next pixel's
+        lo, hi = first_bin * b, min(max(end_bin, first_bin + 1) * b, frames)
+        assert lo <= left < lo + b and hi - lo <= fpp + 2 * b  # reads at most a pixel and a bin
+        if prev_hi is not None and prev_hi < hi:
+            assert lo <= prev_hi, f"pixel {i}: frames {prev_hi}..{lo} belong to no pixel"
+        prev_hi = hi
         chunk = audio[:, lo:hi]
-        np.testing.assert_array_equal(mins[:, i], chunk.min(axis=1))
-        np.testing.assert_array_equal(maxs[:, i], chunk.max(axis=1))
-        # The pixel reads whole bins starting at the one holding its left edge: within one
-        # bin (≤ one pixel) of its exact extent, and neighbouring pixels tile without gaps.
-        assert abs(lo - (start + i * fpp)) < b and abs(hi - (start + (i + 1) * fpp)) <= b + 1
+        np.testing.assert_array_equal(mins[:, i], chunk.min(axis=1), err_msg=f"pixel {i}")
+        np.testing.assert_array_equal(maxs[:, i], chunk.max(axis=1), err_msg=f"pixel {i}")
 
 
 def test_level_choice_keeps_cost_proportional_to_pixels(audio):

@@ -71,7 +71,8 @@ def snapshot(project: Project) -> dict:
                         c.fade_out,
                         c.track_id,
                         c.active_take_id,
-                        tuple(k.id for k in c.takes),
+                        # every take in full: the Create panel keeps alternatives as takes
+                        tuple((k.id, k.name, k.asset_id, dict(k.meta)) for k in c.takes),
                     )
                     for c in t.clips
                 ],

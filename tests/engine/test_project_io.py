@@ -82,7 +82,7 @@ def test_save_and_reopen_is_identical(tmp_path, lazy):
     load_project(folder, verify_hashes=True)  # the files hash to their names
 
 
-def test_saving_again_rewrites_json_only_and_keeps_the_old_save_loadable(tmp_path):
+def test_saving_again_rewrites_json_only(tmp_path):
     p = make_project()
     folder = save_project(p, tmp_path / "Demo.legato")
     asset_files = {f: (folder / "audio" / f).stat().st_mtime_ns for f in os.listdir(folder / "audio")}
@@ -92,6 +92,33 @@ def test_saving_again_rewrites_json_only_and_keeps_the_old_save_loadable(tmp_pat
     assert {f: (folder / "audio" / f).stat().st_mtime_ns for f in os.listdir(folder / "audio")} == asset_files
     assert load_project(folder).tempo_bpm == 100.0
     assert not [f for f in os.listdir(folder) if f.endswith(".tmp")]
+
+
+def test_a_save_that_fails_midway_keeps_the_old_save_loadable(tmp_path, monkeypatch):
+    """The second save writes a new take's audio, then fails as project.json is put in place
+    (disk full, power cut): the folder still opens as the FIRST save, with nothing left over."""
+    p = make_project()
+    folder = save_project(p, tmp_path / "Demo")
+    first = snapshot(load_project(folder))
+    new_audio = p.assets.add(np.full((2, 4800), 0.25, np.float32), "new take")
+    p.history.push(AddTake("c2", new_audio.id, name="new", meta={"seed": 7}))
+    p.history.push(SetTempo(100.0))
+    real_replace = os.replace
+
+    def replace(src, dst, *args, **kwargs):
+        if os.path.basename(dst) == "project.json":
+            raise OSError(28, "No space left on device")
+        return real_replace(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(ProjectFileError, match="cannot save"):
+        save_project(p, folder)
+    monkeypatch.undo()
+    assert not p.history.is_clean  # the failed save did not claim success
+    reopened = load_project(folder, verify_hashes=True)
+    assert snapshot(reopened) == first and reopened.tempo_bpm == 93.5
+    assert not [f for f in os.listdir(folder) if f.endswith(".tmp")]
+    assert not [f for f in os.listdir(folder / "audio") if f.endswith(".tmp")]
 
 
 @pytest.fixture

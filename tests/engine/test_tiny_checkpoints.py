@@ -181,10 +181,18 @@ def test_same_seed_gives_identical_bytes_and_another_seed_differs(tiny_checkpoin
 
 
 def test_dit_loads_with_our_strict_loader(tiny_checkpoints):
+    from safetensors.torch import load_file
+
     from engine.models.dit_loader import load_dit
 
     dit = load_dit(tiny_checkpoints / "acestep-v15-turbo")
-    assert sum(p.numel() for p in dit.parameters()) > 0
+    stored = load_file(str(tiny_checkpoints / "acestep-v15-turbo" / "model.safetensors"))
+
+    def fingerprint(tensors):  # (shape, sum) per tensor: names differ (key mapping), values must not
+        return sorted((tuple(t.shape), round(float(t.detach().double().sum()), 6)) for t in tensors)
+
+    # Every stored tensor landed in a parameter and no parameter kept its random init.
+    assert fingerprint(stored.values()) == fingerprint(dit.parameters())
 
 
 def test_text_encoder_loads_offline_and_appends_endoftext(tiny_checkpoints):
