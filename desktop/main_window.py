@@ -147,7 +147,7 @@ class MainWindow(QMainWindow):
         for action in (g.create, g.generate, g.autogen, None, g.previous_take, g.next_take, None, g.settings):
             self.generate_menu.addSeparator() if action is None else self.generate_menu.addAction(action)
         panels = self.view_menu.addMenu(self.tr("&Panels"))
-        for dock in (self.create_dock, self.inspector_dock, self.jobs_dock):
+        for dock in (self.create_dock, self.inspector_dock, self.models_dock, self.jobs_dock):
             panels.addAction(dock.toggleViewAction())
         about = QAction(self.tr("&About Legato"), self)
         about.triggered.connect(self._show_about)
@@ -203,7 +203,13 @@ class MainWindow(QMainWindow):
         self.inspector_dock = self._dock("inspectorDock", self.tr("Takes"), self.inspector,
                                          Qt.DockWidgetArea.RightDockWidgetArea)
         self.jobs_dock = self._dock("jobsDock", self.tr("Jobs"), self.job_strip, Qt.DockWidgetArea.BottomDockWidgetArea)
+        from desktop.panels.models_panel import ModelsPanel
+
+        self.models_panel = ModelsPanel()
+        self.models_dock = self._dock("modelsDock", self.tr("Models"), self.models_panel,
+                                      Qt.DockWidgetArea.RightDockWidgetArea)
         self.tabifyDockWidget(self.create_dock, self.inspector_dock)
+        self.tabifyDockWidget(self.inspector_dock, self.models_dock)
         self.create_dock.raise_()
         self.resizeDocks([self.create_dock], [420], Qt.Orientation.Horizontal)
 
@@ -226,6 +232,8 @@ class MainWindow(QMainWindow):
         g.previous_take.triggered.connect(lambda: self._step_takes(-1))
         g.next_take.triggered.connect(lambda: self._step_takes(1))
         g.settings.triggered.connect(self.open_settings)
+        # A finished download changes what the Create panel can offer.
+        self.models_panel.installed_changed.connect(lambda: self.show_status(self.generation.refresh_models()))
         self.bridge.job_event.connect(self.job_strip.on_job_event)
         self.bridge.job_event.connect(self._on_job_event)
         self.job_strip.cancel_requested.connect(self.bridge.cancel)
@@ -288,6 +296,7 @@ class MainWindow(QMainWindow):
         dialog = SettingsDialog(self.generation.settings(), report.summary() if report else "", self)
         dialog.accepted.connect(lambda: (save_settings(dialog.chosen()),
                                          self.show_status(self.generation.refresh_models()),
+                                         self.models_panel.set_checkpoints(None),
                                          setattr(self, "_device_job", self._check_device())))
         dialog.open()
         return dialog
@@ -339,6 +348,8 @@ class MainWindow(QMainWindow):
         if self._owns_bridge:
             self.bridge.shutdown()
         self.generation.shutdown()
+        self.models_panel.cancel()
+        self.models_panel.wait(10)
         event.accept()
 
     def _show_about(self) -> None:

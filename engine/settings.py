@@ -56,12 +56,20 @@ class Settings:
             engine.models.locations).
         device: "auto", "cpu", "cuda", "cuda:N" or "mps".
         dtype: "" (the device's measured default), "float32", "bfloat16" or "float16".
+        offload: "auto" (by memory tier), "on" or "off": models leave the accelerator between stages.
+        quantization: "auto" (by memory tier), "none" or "int8" (torchao weight-only, DiT and LM).
+        compile: "auto" (on for CUDA), "on" or "off": torch.compile the DiT.
+        vae_device: "auto" (the generation device, CPU as the OOM fallback) or "cpu".
         extra: keys this version does not know, kept verbatim when saving.
     """
 
     checkpoints: str = ""
     device: str = "auto"
     dtype: str = ""
+    offload: str = "auto"
+    quantization: str = "auto"
+    compile: str = "auto"
+    vae_device: str = "auto"
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def with_changes(self, **changes: Any) -> Settings:

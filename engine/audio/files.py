@@ -19,6 +19,7 @@ Public API (stable):
 from __future__ import annotations
 
 import os
+import struct
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,6 +35,17 @@ if TYPE_CHECKING:
 
 MAX_IMPORT_SECONDS = 4 * 3600  # refuse absurd files before allocating for them
 RESAMPLE_QUALITY = "VHQ"
+# Below 1 kHz nothing is audio (telephone speech is 8 kHz); above 1.536 MHz no converter exists.
+# The lower bound also caps soxr's upsampling ratio at 48x.
+MIN_SAMPLE_RATE = 1_000
+MAX_SAMPLE_RATE = 1_536_000
+MAX_CHANNELS = 64
+# Above this peak (far beyond audio's +-1) soxr's float32 filter can overflow to Inf.
+_RESAMPLE_F32_SAFE_PEAK = 1e30
+_SHORT_INPUT_FRAMES = 4096  # inputs shorter than this are padded before resampling
+_READ_BLOCK_FRAMES = 1 << 20  # ~21 s at 48 kHz per decode block
+# WAV format tags whose data comes in fixed blocks: MS ADPCM, IMA ADPCM, GSM 6.10.
+_BLOCK_CODECS = {0x0002, 0x0011, 0x0031}
 
 # name -> (soundfile format, subtype, file suffix)
 _FORMATS: dict[str, tuple[str, str, str]] = {
@@ -69,8 +81,108 @@ def to_app_format(data: np.ndarray, sample_rate: int) -> np.ndarray:
     # A float file may carry NaN/inf; they would poison every mix downstream.
     stereo = np.nan_to_num(stereo, nan=0.0, posinf=0.0, neginf=0.0)
     if sample_rate != SAMPLE_RATE:
-        stereo = soxr.resample(stereo, sample_rate, SAMPLE_RATE, quality=RESAMPLE_QUALITY)
+        stereo = _resample(stereo, sample_rate)
     return np.ascontiguousarray(stereo.T, dtype=np.float32)  # [2, frames]
+
+
+def _resample(stereo: np.ndarray, rate: int) -> np.ndarray:
+    """[frames, 2] float32 at `rate` -> [round(frames * 48k / rate) (at least 1), 2] at 48 kHz.
+
+    Two edge cases soxr alone gets wrong:
+    - float files with values near float32's maximum overshoot to Inf in the filter's ringing:
+      such input is resampled in float64 and clipped back into float32's range;
+    - 1-3 frames at >= 176 kHz come back empty (the one-shot output rounds to 0 frames and the
+      filter never fills): short input is padded with silence and the output trimmed to its
+      true length, at least one frame.
+    """
+    frames = stereo.shape[0]
+    target = max(1, round(frames * SAMPLE_RATE / rate))
+    work = stereo
+    if np.abs(stereo).max(initial=0.0) > _RESAMPLE_F32_SAFE_PEAK:
+        work = stereo.astype(np.float64)
+    if frames < _SHORT_INPUT_FRAMES:
+        work = np.concatenate([work, np.zeros((_SHORT_INPUT_FRAMES - frames, 2), work.dtype)])
+    out = soxr.resample(work, rate, SAMPLE_RATE, quality=RESAMPLE_QUALITY)[:target]
+    if out.shape[0] < target:
+        out = np.concatenate([out, np.zeros((target - out.shape[0], 2), out.dtype)])
+    if out.dtype != np.float32:
+        limit = np.finfo(np.float32).max
+        out = np.clip(out, -limit, limit).astype(np.float32)
+    return out
+
+
+def _display_name(path: Path) -> str:
+    """The file name as printable text: a non-UTF-8 name would otherwise make the error message
+    itself unprintable (UnicodeEncodeError on the console or in a dialog)."""
+    return os.fsencode(path.name).decode("utf-8", "replace")
+
+
+def _riff_chunks(path: Path, wanted: set[bytes]) -> dict[bytes, bytes]:
+    """The first few bytes of the wanted chunks of a RIFF/WAVE file ({} for other formats)."""
+    found: dict[bytes, bytes] = {}
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return found
+            for _ in range(64):  # a real WAV has a handful of chunks before data
+                chunk = fh.read(8)
+                if len(chunk) < 8:
+                    break
+                cid, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+                if cid in wanted:
+                    found[cid] = fh.read(min(size, 64))
+                    fh.seek(size - len(found[cid]) + (size & 1), os.SEEK_CUR)
+                else:
+                    fh.seek(size + (size & 1), os.SEEK_CUR)
+                if cid == b"data":
+                    break
+    except (OSError, struct.error):
+        return {}
+    return found
+
+
+def _true_frames(path: Path, decoded: int) -> int:
+    """Frames of a block-compressed WAV (ADPCM, GSM) without the last block's padding.
+
+    libsndfile reports whole blocks; the real length is the `fact` chunk's sample count. It is
+    trusted only when it trims at most one block (libsndfile's own IMA writer stores a wrong
+    `fact`, which this check ignores), so a bad `fact` can never cut real audio.
+    """
+    chunks = _riff_chunks(path, {b"fmt ", b"fact"})
+    fmt, fact = chunks.get(b"fmt "), chunks.get(b"fact")
+    if not fmt or not fact or len(fmt) < 20 or len(fact) < 4:
+        return decoded
+    tag = struct.unpack("<H", fmt[:2])[0]
+    samples_per_block = struct.unpack("<H", fmt[18:20])[0]
+    true = struct.unpack("<I", fact[:4])[0]
+    if tag in _BLOCK_CODECS and 0 < true <= decoded and decoded - true <= max(samples_per_block, 1):
+        return true
+    return decoded
+
+
+def _read_all(f: sf.SoundFile, name: str) -> np.ndarray:
+    """Every frame as [frames, channels] float32, read block by block.
+
+    Why blocks: a one-shot read allocates what the header CLAIMS (a mutated FLAC can claim hours
+    of audio in a few bytes); block reads only ever hold what really decodes. They also work for
+    codecs that cannot seek (GSM 6.10 in WAV), where soundfile refuses a one-shot read.
+    """
+    limit = MAX_IMPORT_SECONDS * f.samplerate
+    blocks, total = [], 0
+    while True:
+        block = f.read(_READ_BLOCK_FRAMES, dtype="float32", always_2d=True)
+        if block.shape[0] == 0:
+            break
+        total += block.shape[0]
+        if total > limit:
+            raise AudioFileError(f"{name}: longer than {MAX_IMPORT_SECONDS // 3600} hours")
+        blocks.append(block)
+        if block.shape[0] < _READ_BLOCK_FRAMES and f.seekable():
+            break  # a short block from a seekable file is the end
+    if not blocks:
+        return np.zeros((0, f.channels), np.float32)
+    return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
 
 
 def read_audio(path: str | os.PathLike) -> np.ndarray:
@@ -80,24 +192,39 @@ def read_audio(path: str | os.PathLike) -> np.ndarray:
         AudioFileError: missing, unreadable, unsupported, empty or absurdly long; the message
             names the file.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise AudioFileError(f"{path.name}: no such file")
+    path = Path(os.fsdecode(path))
+    name = _display_name(path)
     try:
-        with sf.SoundFile(str(path)) as f:
-            rate, frames = f.samplerate, f.frames
-            if rate <= 0:
-                raise AudioFileError(f"{path.name}: invalid sample rate {rate}")
+        if not path.is_file():
+            raise AudioFileError(f"{name}: no such file")
+        # Bytes on POSIX: soundfile encodes str names as strict UTF-8, which refuses valid
+        # non-UTF-8 file names (they arrive as lone surrogates).
+        with sf.SoundFile(os.fsencode(path) if os.name == "posix" else str(path)) as f:
+            rate, frames, channels = f.samplerate, f.frames, f.channels
+            # Bound what decoding and resampling will allocate BEFORE decoding: a header
+            # claiming 1-2 Hz made soxr allocate many GB (MemoryError or a segfault).
+            if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+                raise AudioFileError(
+                    f"{name}: sample rate {rate} Hz is outside {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz"
+                )
+            if not 1 <= channels <= MAX_CHANNELS:
+                raise AudioFileError(f"{name}: {channels} channels (at most {MAX_CHANNELS})")
             if frames > MAX_IMPORT_SECONDS * rate:
-                raise AudioFileError(f"{path.name}: longer than {MAX_IMPORT_SECONDS // 3600} hours")
-            data = f.read(dtype="float32", always_2d=True)
+                raise AudioFileError(f"{name}: longer than {MAX_IMPORT_SECONDS // 3600} hours")
+            data = _read_all(f, name)
     except AudioFileError:
         raise
-    except (sf.LibsndfileError, RuntimeError, OSError, ValueError, TypeError) as exc:
-        raise AudioFileError(f"{path.name}: cannot read this audio file ({exc})") from exc
+    except PermissionError as exc:
+        raise AudioFileError(f"{name}: permission denied (check the file's and its folder's access)") from exc
+    except (sf.LibsndfileError, RuntimeError, OSError, ValueError, TypeError, MemoryError) as exc:
+        raise AudioFileError(f"{name}: cannot read this audio file ({exc})") from exc
+    data = data[: _true_frames(path, data.shape[0])]
     if data.shape[0] == 0:
-        raise AudioFileError(f"{path.name}: the file holds no audio")
-    return to_app_format(data, rate)
+        raise AudioFileError(f"{name}: the file holds no audio")
+    try:
+        return to_app_format(data, rate)
+    except MemoryError as exc:
+        raise AudioFileError(f"{name}: too large to convert in the memory available") from exc
 
 
 def import_audio(store: AssetStore, path: str | os.PathLike) -> Asset:

@@ -118,6 +118,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="model dtype (default: bfloat16 on CUDA, float32 on CPU)")
     run.add_argument("--from-sidecar", metavar="JSON", help="re-run the take a sidecar describes")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--dry-run", action="store_true",
+                     help="only predict memory and time for this request on this device (measures the "
+                          "device once, then uses the stored calibration); generates nothing")
+    run.add_argument("--force", action="store_true", help="run even if the preflight says it will not fit")
     p.set_defaults(func=run_generate)
 
 
@@ -277,6 +281,9 @@ def run_generate(args: argparse.Namespace) -> int:
 
         check_format_available("mp3")
 
+    if args.dry_run:
+        return _dry_run(request, args.checkpoints, model, device, dtype)
+
     bar = ProgressBar(enabled=not args.quiet)
     done = threading.Event()
     final: dict = {}
@@ -291,7 +298,8 @@ def run_generate(args: argparse.Namespace) -> int:
     queue = JobQueue(sink=sink)
     from engine.models.locations import checkpoints_dir
 
-    job = GenerateJob(request=request, checkpoints=checkpoints_dir(args.checkpoints), model=model, device=device, dtype=dtype)
+    job = GenerateJob(request=request, checkpoints=checkpoints_dir(args.checkpoints), model=model, device=device,
+                      dtype=dtype, force=args.force)
     job_id = queue.submit(job)
     try:
         while not done.wait(0.1):
@@ -324,3 +332,31 @@ def run_generate(args: argparse.Namespace) -> int:
         written = write_take(take, args.out, request.output_format)
         print(f"{written.audio_path}\t{written.sidecar_path}\tseed={take.seed}")
     return 0
+
+
+def _dry_run(request, checkpoints, model, device, dtype) -> int:
+    """Print the preflight for `request`: fits or not, peak memory, seconds per stage."""
+    from engine.models.locations import checkpoints_dir
+    from engine.runtime.device import default_dtypes, pick_device
+    from engine.runtime.preflight import (
+        calibration_key,
+        calibration_path,
+        load_or_calibrate,
+        predict,
+        stored_calibration,
+    )
+    from engine.tasks.components import resolve_model
+    from engine.tasks.pipeline import GenerationPipeline
+
+    root = checkpoints_dir(checkpoints)
+    folder = resolve_model(root, model, request.task)
+    picked = pick_device(device)
+    pipe = GenerationPipeline.from_checkpoints(root, model=str(folder.resolve()), task=request.task,
+                                               device=str(picked), dtype=default_dtypes(picked, dtype).dit)
+    if stored_calibration(calibration_key(pipe)) is None:
+        print(f"measuring {picked} once for {folder.name} (stored in {calibration_path()})...", file=sys.stderr)
+    result = predict(request, load_or_calibrate(pipe), pipe.family)
+    print(result.line)
+    stages = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in result.stage_seconds)
+    print(f"  peak {result.peak_bytes / 1024**3:.2f} GB of {result.available_bytes / 1024**3:.1f} GB; {stages}")
+    return 0 if result.fits else 1

@@ -38,6 +38,9 @@ class GenerateJob(JobSpec):
             default, or an installed base-family model for lego/extract/complete.
         device: "auto", "cpu", "cuda", "cuda:N" or "mps".
         dtype: "float32", "bfloat16", "float16"; None = the device's upstream default.
+        force: run even when the preflight says the request will not fit in memory. The check
+            uses this machine's stored calibration (engine.runtime.preflight); before the first
+            calibration there is nothing to check against and the job runs.
     """
 
     kind: ClassVar[str] = "generate"
@@ -47,6 +50,7 @@ class GenerateJob(JobSpec):
     model: str | None = None
     device: str = "auto"
     dtype: str | None = None
+    force: bool = False
 
     @property
     def display_label(self) -> str:
@@ -86,6 +90,8 @@ class GenerateJob(JobSpec):
         ctx.check_cancelled()
         pipeline = models.get_or_load(key, load)
         ctx.check_cancelled()
+        if not self.force:
+            self._refuse_if_it_cannot_fit(pipeline)
         planner = None
         if self.request.effective_thinking:
             # The LM lives in the cache under ThinkJob's key, so planning a song and then
@@ -95,3 +101,14 @@ class GenerateJob(JobSpec):
             lm_root = checkpoints / self.request.lm_model if self.request.lm_model else checkpoints
             planner = PlannerJob(checkpoints=lm_root, device=self.device).load_lm(models, ctx)
         return pipeline(self.request, ctx, planner=planner)
+
+    def _refuse_if_it_cannot_fit(self, pipeline) -> None:
+        from engine.errors import ValidationError
+        from engine.runtime.preflight import calibration_key, predict, stored_calibration
+
+        calib = stored_calibration(calibration_key(pipeline))
+        if calib is None:
+            return
+        result = predict(self.request, calib, pipeline.family)
+        if not result.fits:
+            raise ValidationError(f"this request will not fit: {result.line} (force it to run anyway)")

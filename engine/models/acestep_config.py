@@ -7,11 +7,13 @@ ones (`ace-step/ACE-Step-1.5:acestep/models/xl_turbo/...`).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import CheckpointError
+from engine.models.config_guard import check_sizes, read_json
+
+__all__ = ["AceStepConfig", "read_json"]  # read_json lives in config_guard; kept importable here
 
 _REQUIRED = (
     "hidden_size",
@@ -65,6 +67,8 @@ class AceStepConfig:
         missing = [k for k in _REQUIRED if k not in raw]
         if missing:
             raise CheckpointError(f"{source}: missing required field(s) {', '.join(missing)}")
+        # Before any size is used: hidden_size=1e9 or num_hidden_layers=100000 must not build.
+        check_sizes({k: v for k, v in raw.items() if v is not None}, source)
         try:
             n_layers = int(raw["num_hidden_layers"])
             layer_types = tuple(
@@ -230,16 +234,3 @@ class AceStepConfig:
         )
         return kwargs
 
-
-def read_json(path: Path) -> dict:
-    """Read a JSON file; a missing or malformed file is a CheckpointError naming it."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"missing file: {path}")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{path}: not valid JSON ({exc})") from exc
-    if not isinstance(data, dict):
-        raise CheckpointError(f"{path}: expected a JSON object")
-    return data

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine.errors import CheckpointError
-from engine.models.acestep_config import read_json
+from engine.models.config_guard import read_json, read_model_config
 
 if TYPE_CHECKING:  # torch is imported lazily so that listing models stays fast
     import torch
@@ -18,6 +18,14 @@ if TYPE_CHECKING:  # torch is imported lazily so that listing models stays fast
 LIST_LIMIT = 12  # names shown in an error before "... and N more"
 
 SINGLE_FILES = ("model.safetensors", "diffusion_pytorch_model.safetensors")
+# safetensors itself refuses headers over 100 MB; we check first so a hostile length (2^64-1,
+# 2^40) is an error naming the file, not an attempted terabyte read.
+MAX_HEADER_BYTES = 100 * 1024 * 1024
+# What a weight tensor may be stored as. Integer or bool "weights" cannot be parameters (a
+# planted int tensor used to surface as a bare RuntimeError from load_state_dict).
+FLOAT_DTYPES = {"F64", "F32", "F16", "BF16"}
+_DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1,
+                "U8": 1, "BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1, "U16": 2, "U32": 4, "U64": 8}
 INDEX_FILES = ("model.safetensors.index.json", "diffusion_pytorch_model.safetensors.index.json")
 
 
@@ -37,7 +45,14 @@ def weight_files(folder: Path) -> list[Path]:
             weight_map = read_json(index).get("weight_map")
             if not isinstance(weight_map, dict) or not weight_map:
                 raise CheckpointError(f"{index}: has no 'weight_map'")
-            shards = [folder / shard for shard in sorted(set(weight_map.values()))]
+            names = sorted({str(shard) for shard in weight_map.values()})
+            bad = [n for n in names if not _plain_file_name(n)]
+            if bad:
+                # A '../x' or '/abs' shard would load weights from outside the checkpoint folder.
+                raise CheckpointError(
+                    f"{index}: shard names must be plain file names inside {folder}; got {short_list(bad)}"
+                )
+            shards = [folder / shard for shard in names]
             missing = [str(s) for s in shards if not s.is_file()]
             if missing:
                 raise CheckpointError(f"missing shard file(s) named by {index}: {', '.join(missing)}")
@@ -46,6 +61,19 @@ def weight_files(folder: Path) -> list[Path]:
         raise CheckpointError(f"{folder}: only pickled .bin weights found; Legato loads safetensors only")
     raise CheckpointError(
         f"missing weights in {folder}: expected one of {', '.join(SINGLE_FILES + INDEX_FILES)}"
+    )
+
+
+def _plain_file_name(name: str) -> bool:
+    """A bare file name: no folder part, not absolute, not '.' or '..', no NUL."""
+    return (
+        bool(name)
+        and name not in (".", "..")
+        and "/" not in name
+        and "\\" not in name
+        and "\0" not in name
+        and not Path(name).is_absolute()
+        and Path(name).name == name
     )
 
 
@@ -60,6 +88,8 @@ def read_safetensors(files: list[Path], dtype: torch.dtype | None = None) -> dic
     tensors: dict[str, torch.Tensor] = {}
     for path in files:
         try:
+            check_safetensors_complete(path)  # header sane before safetensors allocates anything
+            check_float_weights(path)
             with safe_open(str(path), framework="pt") as handle:
                 for key in handle.keys():
                     if key in tensors:
@@ -90,20 +120,76 @@ def read_safetensors_header(path: Path) -> dict[str, tuple[int, ...]]:
         ) from exc
 
 
-def check_safetensors_complete(path: Path) -> None:
-    """Raise if the file is shorter than its header says (a truncated download)."""
+def read_header(path: Path) -> dict:
+    """The JSON header of a safetensors file (see `_read_header`)."""
+    return _read_header(path)[1]
+
+
+def _read_header(path: Path) -> tuple[int, dict]:
+    """(header length, JSON header) of a safetensors file of a safetensors file, checked before anything is allocated for it.
+
+    Raises:
+        CheckpointError: naming the file when the length is absurd, the header is not a JSON
+            object of {name: {dtype, shape, data_offsets}}, or shapes and offsets disagree.
+    """
     import json
     import struct
 
     path = Path(path)
+    bad = f"{path}: unreadable or corrupt safetensors file"
     try:
+        size = path.stat().st_size
         with path.open("rb") as handle:
-            (header_len,) = struct.unpack("<Q", handle.read(8))
+            prefix = handle.read(8)
+            if len(prefix) < 8:
+                raise CheckpointError(f"{bad} (shorter than 8 bytes); re-download it")
+            (header_len,) = struct.unpack("<Q", prefix)
+            if header_len > min(MAX_HEADER_BYTES, size - 8):
+                raise CheckpointError(
+                    f"{bad} (header length {header_len} is larger than the file or 100 MB); re-download it"
+                )
             header = json.loads(handle.read(header_len))
-    except (OSError, struct.error, ValueError) as exc:
-        raise CheckpointError(
-            f"{path}: unreadable or truncated safetensors file ({exc}); re-download it"
-        ) from exc
+    except CheckpointError:
+        raise
+    except (OSError, struct.error, ValueError, RecursionError) as exc:
+        raise CheckpointError(f"{bad} ({str(exc)[:200]}); re-download it") from exc
+    if not isinstance(header, dict):
+        raise CheckpointError(f"{bad} (header is a JSON {type(header).__name__}, not an object)")
+    for key, entry in header.items():
+        if key == "__metadata__":
+            continue
+        _check_entry(path, key, entry)
+    return header_len, header
+
+
+def _counts(values) -> bool:
+    """A JSON list of non-negative whole numbers (bools excluded)."""
+    return isinstance(values, list) and all(
+        isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in values
+    )
+
+
+def _check_entry(path: Path, key: str, entry) -> None:
+    """One tensor's header entry: known dtype, non-negative shape, offsets matching the shape."""
+    bad = f"{path}: tensor {key[:80]!r} has a corrupt header entry"
+    if not isinstance(entry, dict):
+        raise CheckpointError(bad)
+    dtype, shape, offsets = entry.get("dtype"), entry.get("shape"), entry.get("data_offsets")
+    if dtype not in _DTYPE_BYTES:
+        raise CheckpointError(f"{bad} (unknown dtype {str(dtype)[:20]!r})")
+    if not _counts(shape) or len(shape) > 8 or not _counts(offsets) or len(offsets) != 2:
+        raise CheckpointError(f"{bad} (shape {str(shape)[:60]}, offsets {str(offsets)[:60]})")
+    count = 1
+    for dim in shape:
+        count *= dim
+    if offsets[1] < offsets[0] or offsets[1] - offsets[0] != count * _DTYPE_BYTES[dtype]:
+        raise CheckpointError(f"{bad} (shape {shape} does not match its {offsets[1] - offsets[0]} bytes)")
+
+
+def check_safetensors_complete(path: Path) -> None:
+    """Raise if the header is corrupt or the file is shorter than its header says (a truncated download)."""
+    path = Path(path)
+    header_len, header = _read_header(path)
     end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
     expected = 8 + header_len + end
     actual = path.stat().st_size
@@ -111,6 +197,17 @@ def check_safetensors_complete(path: Path) -> None:
         raise CheckpointError(
             f"{path}: truncated ({actual} bytes, header promises {expected}); re-download it"
         )
+
+
+def check_float_weights(path: Path) -> None:
+    """Every tensor of a weights file is floating point (weights are never ints or bools)."""
+    bad = [
+        f"{key} ({entry['dtype']})"
+        for key, entry in read_header(path).items()
+        if key != "__metadata__" and entry["dtype"] not in FLOAT_DTYPES
+    ]
+    if bad:
+        raise CheckpointError(f"{path}: weights must be floating point; found {short_list(bad)}")
 
 
 def read_silence_latent(path: Path, latent_dim: int) -> torch.Tensor:
@@ -151,10 +248,11 @@ def load_diffusers_module(cls, folder: Path, dtype: torch.dtype, what: str = "")
     random; a checkpoint that silently makes noise is worse than a clear error, so those fail.
     """
     folder = Path(folder)
-    read_json(folder / "config.json")
+    read_model_config(folder / "config.json")  # sane sizes, no custom code, before diffusers builds
     files = weight_files(folder)
     for path in files:
         check_safetensors_complete(path)
+        check_float_weights(path)
     label = f"{what} " if what else ""
     try:
         module, info = cls.from_pretrained(

@@ -8,7 +8,6 @@ This module only reads configs and safetensors headers (no torch model is built)
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,11 +85,27 @@ def _looks_like_model_dir(folder: Path) -> bool:
 
 
 def _read_config(path: Path) -> dict:
+    """A config for classification only; unreadable -> {} (its problem is reported by _problem)."""
+    from engine.models.config_guard import read_json
+
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
+        return read_json(path)
+    except CheckpointError:
         return {}
+
+
+def _kind_from_name(name: str) -> tuple[str, str, str] | None:
+    """Classify a folder whose config.json is unreadable by its conventional name, so a broken
+    download is listed with its problem instead of silently vanishing from `models list`."""
+    if name.startswith("acestep-v15-"):
+        return "dit", "original", name.removeprefix("acestep-v15-")
+    if name.startswith(LM_PREFIX):
+        return "lm", "original", name[len(LM_PREFIX) :]
+    if name == VAE_DIR:
+        return "vae", "original", ""
+    if "embedding" in name.lower():
+        return "text_encoder", "original", ""
+    return None
 
 
 def _classify(folder: Path) -> tuple[str, str, str] | None:
@@ -100,7 +115,7 @@ def _classify(folder: Path) -> tuple[str, str, str] | None:
         return "dit", "diffusers", _dit_variant(folder.name, transformer)
     config = _read_config(folder / "config.json")
     if not config:
-        return None
+        return _kind_from_name(folder.name) if (folder / "config.json").is_file() else None
     if config.get("model_type") == "acestep":
         return "dit", "original", _dit_variant(folder.name, config)
     if config.get("_class_name") == "AutoencoderOobleck":
@@ -109,7 +124,7 @@ def _classify(folder: Path) -> tuple[str, str, str] | None:
         return "lm", "original", folder.name[len(LM_PREFIX) :]
     if config.get("model_type") == "qwen3" and "embedding" in folder.name.lower():
         return "text_encoder", "original", ""
-    return None
+    return _kind_from_name(folder.name)  # a conventional name with a damaged config: list its problem
 
 
 def _dit_variant(name: str, config: dict) -> str:
@@ -135,12 +150,35 @@ def _problem(folder: Path, kind: str, layout: str) -> str | None:
         if not (folder / name).is_file():
             return f"missing file: {folder / name}"
     try:
+        _check_configs(folder, kind, layout)
         for sub in weight_folders:
             for path in weight_files(sub):
                 check_safetensors_complete(path)
     except CheckpointError as exc:
         return str(exc)
     return None
+
+
+def _check_configs(folder: Path, kind: str, layout: str) -> None:
+    """The same config checks the loaders run (sizes, custom code, JSON sanity), so `models list`
+    flags a hostile or broken config instead of crashing on it or listing it as complete."""
+    from engine.models.acestep_config import AceStepConfig
+    from engine.models.config_guard import read_json, read_model_config
+
+    if kind == "dit" and layout == "original":
+        AceStepConfig.from_file(folder / "config.json")  # auto_map ignored: never given to transformers
+        return
+    if kind == "dit":
+        read_json(folder / "model_index.json")
+        for sub in ("transformer", "condition_encoder"):
+            read_model_config(folder / sub / "config.json")
+        return
+    config = read_model_config(folder / "config.json")
+    key, expected = ("_class_name", "AutoencoderOobleck") if kind == "vae" else ("model_type", "qwen3")
+    if config.get(key) != expected:
+        raise CheckpointError(
+            f"{folder / 'config.json'}: {key} is {str(config.get(key))[:40]!r}, expected {expected!r}"
+        )
 
 
 def _problem_weights(folder: Path) -> str | None:

@@ -63,19 +63,26 @@ class TextEncoder:
         """
         from transformers import AutoModel, AutoTokenizer
 
-        from engine.models.checkpoint_files import check_safetensors_complete, weight_files
+        from engine.models.config_guard import guard_transformers_folder
 
         folder = Path(folder)
         tok_folder = Path(tokenizer_folder) if tokenizer_folder else folder
         for path in (folder / "config.json", tok_folder / "tokenizer.json"):
             if not path.is_file():
                 raise CheckpointError(f"missing file: {path}")
-        for path in weight_files(folder):
-            check_safetensors_complete(path)
+        # Sizes, auto_map, shard names and safetensors headers, before transformers reads anything.
+        guard_transformers_folder(folder, tok_folder)
         try:
-            tokenizer = AutoTokenizer.from_pretrained(str(tok_folder), local_files_only=True)
+            tokenizer = AutoTokenizer.from_pretrained(
+                str(tok_folder), local_files_only=True, trust_remote_code=False
+            )
             model = AutoModel.from_pretrained(
-                str(folder), local_files_only=True, dtype=dtype, attn_implementation="sdpa"
+                str(folder),
+                local_files_only=True,
+                dtype=dtype,
+                attn_implementation="sdpa",
+                trust_remote_code=False,
+                use_safetensors=True,
             )
         except Exception as exc:  # noqa: BLE001 - transformers raises many types
             raise CheckpointError(f"{folder}: text encoder could not be loaded ({exc})") from exc

@@ -60,6 +60,7 @@ def load_tokenizer(folder: Path) -> Any:
     Raises:
         CheckpointError: the tokenizer cannot be loaded.
     """
+    folder = Path(folder)
     key = _tokenizer_key(folder)
     with _tokenizer_lock:
         tokenizer = _tokenizer_cache.get(key)
@@ -68,8 +69,19 @@ def load_tokenizer(folder: Path) -> Any:
             return tokenizer
     from transformers import AutoTokenizer
 
+    from engine.models.config_guard import TRANSFORMERS_CONFIG_FILES, read_json, refuse_custom_code
+
+    # Without tokenizer.json transformers quietly builds some other tokenizer, and the failure
+    # surfaced much later as "no single token for '<think>'"; name the missing file instead.
+    if not (folder / "tokenizer.json").is_file():
+        raise CheckpointError(f"missing file: {folder / 'tokenizer.json'} (the planner LM's tokenizer)")
+    for name in TRANSFORMERS_CONFIG_FILES:
+        if (folder / name).is_file():
+            refuse_custom_code(read_json(folder / name), folder / name)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(folder, use_fast=True, trust_remote_code=False)
+        tokenizer = AutoTokenizer.from_pretrained(
+            folder, use_fast=True, trust_remote_code=False, local_files_only=True
+        )
     except Exception as exc:  # noqa: BLE001 - any loader failure is a checkpoint problem to the user
         raise CheckpointError(f"cannot load the planner tokenizer from {folder}: {exc}") from exc
     with _tokenizer_lock:
@@ -188,7 +200,10 @@ class PlannerLM:
         import torch
         from transformers import AutoModelForCausalLM
 
+        from engine.models.config_guard import guard_transformers_folder
+
         folder = find_lm_folder(path)
+        guard_transformers_folder(folder)  # sizes, auto_map, shard names, headers: before transformers
         if max_duration is None:
             from engine.runtime.memory_tier import detect_tier
 
@@ -198,7 +213,7 @@ class PlannerLM:
         tokenizer = load_tokenizer(folder)
         try:
             model = AutoModelForCausalLM.from_pretrained(
-                folder, dtype=dtype, trust_remote_code=False, use_safetensors=True
+                folder, dtype=dtype, trust_remote_code=False, use_safetensors=True, local_files_only=True
             )
         except Exception as exc:  # noqa: BLE001
             raise CheckpointError(f"cannot load the planner LM from {folder}: {exc}") from exc

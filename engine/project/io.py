@@ -24,23 +24,19 @@ Public API (stable):
     save_project(project, folder) -> Path       (sets project.path, marks history clean)
     load_project(folder, lazy=True) -> Project  (ProjectFileError)
     project_to_dict(project) -> dict, project_from_dict(data, assets) -> Project
-    Autosaver(project, recovery_root, interval_s=60): .tick(now) -> bool, .save_now(),
-        .capture() (main thread) + .write(snapshot) (any thread), .discard()
-    Recoverable, find_recoverable(recovery_root) -> list[Recoverable], restore(rec) -> Project,
-    discard_recovery(rec)
+    Autosaver, Recoverable, find_recoverable, restore, discard_recovery, clean_recovery_root:
+        defined in engine.project.autosave, re-exported here
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
+import logging
 import os
 import re
-import shutil
 import struct
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -57,9 +53,10 @@ from engine.project.model import (
     Project,
     Take,
     Track,
-    new_id,
 )
 from engine.timebase import SAMPLE_RATE, TimeSignature
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 FORMAT_NAME = "legato-project"
@@ -68,6 +65,9 @@ PROJECT_FILE = "project.json"
 AUDIO_DIR = "audio"
 RECOVERY_FILE = "recovery.json"
 MAX_PROJECT_JSON_BYTES = 16 * 1024 * 1024  # generous for lyrics/LRC in take metadata
+# Hashing runs at ~0.25 GB/s here (a de-interleaving copy + SHA-256), so verifying by default is
+# capped at ~1 s of work (~24 min of stereo audio); larger projects skip it with a warning.
+VERIFY_BY_DEFAULT_BYTES = 256 * 1024 * 1024
 _ASSET_FILE_RE = re.compile(r"^audio/([0-9a-f]{64})\.wav$")
 _HASH_RE = re.compile(r"^[0-9a-f]{64}$")
 
@@ -115,6 +115,37 @@ def _write_asset(path: Path, asset: Asset) -> None:
         raise
 
 
+STALE_TEMP_AGE_S = 600.0  # a temp file this old belongs to a write that was killed
+_TEMP_FILE_RE = re.compile(r"^\..+\.tmp$")  # ours: ".<name>.<random>.tmp"
+
+
+def remove_stale_temp_files(folder: Path, min_age_s: float = STALE_TEMP_AGE_S) -> int:
+    """Delete our temp files (in `folder` and its audio/) left by writes that were killed.
+
+    Only names of our own pattern older than `min_age_s` go, so a write in progress in another
+    process is never touched. Returns how many were removed.
+    """
+    removed = 0
+    now = time.time()
+    for sub in (folder, folder / AUDIO_DIR):
+        try:
+            entries = list(os.scandir(sub))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if (
+                    _TEMP_FILE_RE.match(entry.name)
+                    and entry.is_file(follow_symlinks=False)
+                    and now - entry.stat(follow_symlinks=False).st_mtime >= min_age_s
+                ):
+                    os.unlink(entry.path)
+                    removed += 1
+            except OSError:
+                continue
+    return removed
+
+
 def _wav_float_data(path: Path) -> tuple[int, int]:
     """(byte offset, frames) of the sample data of a 48 kHz stereo float32 WAV, by walking its
     RIFF chunks; raises ValueError for anything else."""
@@ -152,12 +183,13 @@ def _wav_float_data(path: Path) -> tuple[int, int]:
 
 
 def _read_asset(path: Path, asset_id: str, frames: int, name: str, lazy: bool) -> Asset:
+    where = f"{path.parent.parent.name}/{AUDIO_DIR}/{path.name}"  # "Song.legato/audio/<hash>.wav"
     try:
         offset, n = _wav_float_data(path)
     except (OSError, ValueError, struct.error) as exc:
-        raise ProjectFileError(f"{path.name}: not a valid Legato audio asset ({exc})") from exc
+        raise ProjectFileError(f"{where}: not a valid Legato audio asset ({exc})") from exc
     if n != frames:
-        raise ProjectFileError(f"{path.name}: holds {n} frames but the project expects {frames}")
+        raise ProjectFileError(f"{where}: holds {n} frames but the project expects {frames}")
     if lazy:
         samples = np.memmap(path, dtype="<f4", mode="r", offset=offset, shape=(frames, 2)).T  # [2, frames]
     else:
@@ -345,17 +377,61 @@ def _project_folder(folder: str | os.PathLike) -> Path:
     return folder if folder.name.endswith(PROJECT_SUFFIX) else folder.with_name(folder.name + PROJECT_SUFFIX)
 
 
-def _write_folder(folder: Path, doc: dict[str, Any], assets: dict[str, Asset]) -> None:
+def _complete_asset_file(path: Path, frames: int) -> bool:
+    try:
+        return _wav_float_data(path)[1] == frames
+    except (OSError, ValueError, struct.error):
+        return False
+
+
+def _link_asset(source: Path, path: Path, frames: int) -> bool:
+    """Hard-link an already written, complete asset file (same content hash) into place.
+
+    Why: an autosave after a save, or a Save As, would otherwise re-encode every asset (seconds
+    and hundreds of MB); a link costs microseconds and no space. Safe because asset files are
+    never changed in place (they are replaced by rename), so the two names cannot diverge.
+    Returns False where links are impossible (another file system, FAT, Windows shares).
+    """
+    if not _complete_asset_file(source, frames):
+        return False
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.link.tmp")
+    try:
+        tmp.unlink(missing_ok=True)
+        os.link(source, tmp)
+        os.replace(tmp, path)  # atomic: the name appears complete or not at all
+        return True
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        return False
+
+
+def _write_folder(
+    folder: Path, doc: dict[str, Any], assets: dict[str, Asset], link_from: tuple[Path, ...] = ()
+) -> None:
+    """Assets first (each one complete under its name), then project.json by atomic rename.
+
+    `link_from`: other project folders whose audio/ may already hold these assets.
+    """
     (folder / AUDIO_DIR).mkdir(parents=True, exist_ok=True)
+    sources = [Path(src) / AUDIO_DIR for src in link_from if src and Path(src).resolve() != folder.resolve()]
     for aid, asset in assets.items():
         path = folder / AUDIO_DIR / f"{aid}.wav"
-        try:
-            if _wav_float_data(path)[1] == asset.frames:
-                continue  # named by content: an existing complete file is already right
-        except (OSError, ValueError, struct.error):
-            pass
+        if _complete_asset_file(path, asset.frames):
+            continue  # named by content: an existing complete file is already right
+        if any(_link_asset(src / path.name, path, asset.frames) for src in sources):
+            continue
         _write_asset(path, asset)
-    atomic_write_bytes(folder / PROJECT_FILE, json.dumps(doc, indent=1, ensure_ascii=False).encode("utf-8"))
+    atomic_write_bytes(folder / PROJECT_FILE, encode_project_json(doc))
+
+
+def encode_project_json(doc: dict[str, Any]) -> bytes:
+    """UTF-8 JSON that never fails on text Python can hold.
+
+    A lone surrogate (a name from a non-UTF-8 file name, or one a project file carried as
+    "\\udc80") cannot be UTF-8 encoded; backslashreplace writes it as the JSON escape
+    "\\udc80" (it only ever occurs inside JSON strings), so the text round-trips exactly.
+    """
+    return json.dumps(doc, indent=1, ensure_ascii=False).encode("utf-8", "backslashreplace")
 
 
 def save_project(project: Project, folder: str | os.PathLike) -> Path:
@@ -369,7 +445,8 @@ def save_project(project: Project, folder: str | os.PathLike) -> Path:
     doc = project_to_dict(project)
     assets = {aid: project.assets[aid] for aid in doc["assets"]}
     try:
-        _write_folder(folder, doc, assets)
+        _write_folder(folder, doc, assets, link_from=(project.path,) if project.path else ())
+        remove_stale_temp_files(folder)
     except (OSError, sf.LibsndfileError, RuntimeError) as exc:
         raise ProjectFileError(f"{folder.name}: cannot save ({exc})") from exc
     project.path = folder
@@ -377,29 +454,40 @@ def save_project(project: Project, folder: str | os.PathLike) -> Path:
     return folder
 
 
-def load_project(folder: str | os.PathLike, lazy: bool = True, verify_hashes: bool = False) -> Project:
-    """Open a project folder. Reads only; never writes.
+def load_project(folder: str | os.PathLike, lazy: bool = True, verify_hashes: bool | None = None) -> Project:
+    """Open a project folder. Reads only; never writes; never reads outside `folder`.
 
     Args:
         lazy: memory-map assets (fast open) instead of reading them into memory.
-        verify_hashes: recompute every asset's hash (slow; detects edited audio files).
+        verify_hashes: recompute every asset's hash, so audio files changed behind Legato's
+            back are refused. None (default): verify when the assets total at most
+            VERIFY_BY_DEFAULT_BYTES (about a second of hashing), otherwise skip it and log a
+            warning saying how much was not verified; True/False force it on/off.
     Raises:
         ProjectFileError: anything wrong, with the file and the problem in the message.
     """
     folder = Path(folder)
     where = f"{folder.name}/{PROJECT_FILE}"
     json_path = folder / PROJECT_FILE
-    if not json_path.is_file():
-        raise ProjectFileError(f"{folder.name}: not a Legato project (no {PROJECT_FILE})")
     try:
+        _check_inside(folder, json_path, where)
+        if not json_path.is_file():
+            raise ProjectFileError(f"{folder.name}: not a Legato project (no {PROJECT_FILE})")
         if json_path.stat().st_size > MAX_PROJECT_JSON_BYTES:
             raise ProjectFileError(f"{where}: file is too large to be a project")
         data = json.loads(json_path.read_bytes().decode("utf-8"))
     except ProjectFileError:
         raise
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise ProjectFileError(f"{where}: not valid JSON ({exc})") from exc
-    store = _load_assets(folder, data, where, lazy, verify_hashes)
+    except OSError as exc:  # e.g. PermissionError on the folder
+        raise ProjectFileError(f"{where}: cannot be read ({exc.strerror or exc})") from exc
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        # ValueError: JSONDecodeError, and Python's refusal of integers over 4,300 digits.
+        raise ProjectFileError(f"{where}: not valid JSON ({str(exc)[:200]})") from exc
+    try:
+        store = _load_assets(folder, data, where, lazy, verify_hashes)
+    except OSError as exc:  # an unreadable audio/ folder or file
+        name = Path(exc.filename).name if getattr(exc, "filename", None) else AUDIO_DIR
+        raise ProjectFileError(f"{folder.name}/{AUDIO_DIR}: cannot read {name} ({exc.strerror or exc})") from exc
     try:
         project = project_from_dict(data, store, where)
     except (LegatoError, KeyError, TypeError, ValueError) as exc:
@@ -410,11 +498,32 @@ def load_project(folder: str | os.PathLike, lazy: bool = True, verify_hashes: bo
     return project
 
 
-def _load_assets(folder: Path, data: Any, where: str, lazy: bool, verify: bool) -> AssetStore:
+def _check_inside(folder: Path, path: Path, where: str) -> None:
+    """Refuse a file that is a link to somewhere outside the project folder, BEFORE opening it
+    (a project.json linked to /etc/passwd must not even be read)."""
+    if path.is_symlink() and not path.resolve().is_relative_to(folder.resolve()):
+        raise ProjectFileError(f"{where}: is a link to a file outside the project folder; not opened")
+
+
+def _asset_bytes(entries: dict) -> int:
+    frames = [e.get("frames") for e in entries.values() if isinstance(e, dict)]
+    return sum(8 * f for f in frames if isinstance(f, int) and not isinstance(f, bool) and f > 0)
+
+
+def _load_assets(folder: Path, data: Any, where: str, lazy: bool, verify: bool | None) -> AssetStore:
     r = _Reader(where)
     if not isinstance(data, dict):
         raise ProjectFileError(f"{where}: not a Legato project file")
     entries = r.get(data, "assets", dict, "project")
+    if verify is None:
+        total = _asset_bytes(entries)
+        verify = total <= VERIFY_BY_DEFAULT_BYTES
+        if not verify:
+            log.warning(
+                "%s: %d audio files (%.1f GB) opened without checking their hashes (too large to "
+                "check quickly); open with verify_hashes=True to detect changed audio",
+                folder.name, len(entries), total / 1e9,
+            )
     root = folder.resolve()
     store = AssetStore()
     for aid, entry in entries.items():
@@ -437,124 +546,25 @@ def _load_assets(folder: Path, data: Any, where: str, lazy: bool, verify: bool) 
         name = r.get(entry, "name", str, f"asset {aid[:12]}", "")
         asset = _read_asset(path, aid, frames, name[:200], lazy)
         if verify and content_hash(asset.samples) != aid:
-            raise ProjectFileError(f"{rel}: the audio does not match its hash (the file was changed)")
+            raise ProjectFileError(
+                f"{folder.name}/{rel}: the audio does not match its hash (the file was changed)"
+            )
         store.add_asset(asset)
     return store
 
 
 # ---------------------------------------------------------------- autosave and recovery
+# They live in engine.project.autosave (which imports this module); this module's public API
+# named them, so they stay importable from here, resolved on first use (PEP 562).
+_AUTOSAVE_NAMES = frozenset(
+    {"AutosaveSnapshot", "Autosaver", "Recoverable", "clean_recovery_root", "discard_recovery",
+     "find_recoverable", "restore"}
+)
 
 
-@dataclass(frozen=True)
-class AutosaveSnapshot:
-    """What the main thread captures for an autosave; immutable, so any thread may write it."""
+def __getattr__(name: str) -> Any:
+    if name in _AUTOSAVE_NAMES:
+        from engine.project import autosave
 
-    doc: dict[str, Any]
-    assets: dict[str, Asset]
-    original_path: str | None
-    revision: int
-
-
-class Autosaver:
-    """Write the project to a recovery folder every `interval_s` seconds while it has changes.
-
-    The app drives it: call `tick()` from a timer on the main thread (it writes synchronously;
-    or call `capture()` on the main thread and `write(snapshot)` on a worker). Call `discard()`
-    after a successful save or a clean close; a folder left behind means the app crashed, and
-    `find_recoverable` offers it at the next start.
-    """
-
-    def __init__(self, project: Project, recovery_root: str | os.PathLike, interval_s: float = 60.0) -> None:
-        self.project = project
-        self.recovery_root = Path(recovery_root)
-        self.interval_s = interval_s
-        self.folder = self.recovery_root / f"{new_id('autosave')}{PROJECT_SUFFIX}"
-        self._last_time = time.monotonic()
-        self._saved_revision: int | None = None  # unsaved work at start is worth saving
-
-    def tick(self, now: float | None = None) -> bool:
-        """Autosave if the interval has passed and something changed. Returns True if saved."""
-        now = time.monotonic() if now is None else now
-        if now - self._last_time < self.interval_s:
-            return False
-        self._last_time = now
-        if self.project.history.revision == self._saved_revision or self.project.history.is_clean:
-            return False
-        self.write(self.capture())
-        return True
-
-    def save_now(self) -> None:
-        self.write(self.capture())
-
-    def capture(self) -> AutosaveSnapshot:
-        """Thread: main."""
-        doc = project_to_dict(self.project)
-        assets = {aid: self.project.assets[aid] for aid in doc["assets"]}
-        path = str(self.project.path) if self.project.path else None
-        return AutosaveSnapshot(doc, assets, path, self.project.history.revision)
-
-    def write(self, snapshot: AutosaveSnapshot) -> None:
-        """Thread: any. Raises ProjectFileError if the recovery folder cannot be written."""
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            _write_folder(self.folder, snapshot.doc, snapshot.assets)
-            info = {
-                "original_path": snapshot.original_path,
-                "project_name": snapshot.doc["name"],
-                "saved_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-            }
-            atomic_write_bytes(self.folder / RECOVERY_FILE, json.dumps(info).encode("utf-8"))
-        except (OSError, sf.LibsndfileError, RuntimeError) as exc:
-            raise ProjectFileError(f"autosave to {self.folder} failed ({exc})") from exc
-        self._saved_revision = snapshot.revision
-
-    def discard(self) -> None:
-        """Remove this session's recovery folder (after a save or a clean close)."""
-        if self.folder.is_dir():
-            shutil.rmtree(self.folder, ignore_errors=True)
-        self._saved_revision = self.project.history.revision
-
-
-@dataclass(frozen=True)
-class Recoverable:
-    folder: Path
-    project_name: str
-    saved_at: str  # ISO 8601, UTC
-    original_path: str | None
-
-
-def find_recoverable(recovery_root: str | os.PathLike) -> list[Recoverable]:
-    """Autosaves left by sessions that did not close cleanly, newest first."""
-    root = Path(recovery_root)
-    found = []
-    if not root.is_dir():
-        return found
-    for folder in root.glob(f"autosave-*{PROJECT_SUFFIX}"):
-        try:
-            info = json.loads((folder / RECOVERY_FILE).read_text("utf-8"))
-            found.append(
-                Recoverable(
-                    folder,
-                    str(info.get("project_name", "Untitled"))[:200],
-                    str(info.get("saved_at", "")),
-                    info.get("original_path") if isinstance(info.get("original_path"), str) else None,
-                )
-            )
-        except (OSError, ValueError, AttributeError):
-            continue  # half-written or foreign: not offered
-    return sorted(found, key=lambda r: r.saved_at, reverse=True)
-
-
-def restore(rec: Recoverable) -> Project:
-    """Load an autosave. The project keeps its original path (if it had one) and is marked
-    unsaved, so the next ctrl+S writes it back where it belongs. Assets are read into memory,
-    so the recovery folder can be discarded afterwards."""
-    project = load_project(rec.folder, lazy=False)
-    project.path = Path(rec.original_path) if rec.original_path else None
-    project.history.mark_unsaved()
-    return project
-
-
-def discard_recovery(rec: Recoverable) -> None:
-    if rec.folder.name.startswith("autosave-") and rec.folder.name.endswith(PROJECT_SUFFIX):
-        shutil.rmtree(rec.folder, ignore_errors=True)
+        return getattr(autosave, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

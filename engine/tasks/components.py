@@ -8,7 +8,6 @@ All loading goes through the model-core loaders that read real checkpoints:
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,12 +28,10 @@ VAE_FOLDER = "vae"
 
 
 def _read_config(folder: Path) -> dict:
-    try:
-        return json.loads((folder / "config.json").read_text())
-    except FileNotFoundError as exc:
-        raise CheckpointError(f"{folder / 'config.json'} is missing") from exc
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(f"{folder / 'config.json'} is not valid JSON: {exc}") from exc
+    """config.json through the checkpoint guard (size/depth caps, never a RecursionError)."""
+    from engine.models.config_guard import read_json
+
+    return read_json(folder / "config.json")
 
 
 def model_family(folder: Path) -> str:
@@ -58,10 +55,10 @@ def installed_dits(checkpoints: Path) -> list[Path]:
         cfg = folder / "config.json"
         if cfg.is_file():
             try:
-                if json.loads(cfg.read_text()).get("model_type") == "acestep":
+                if _read_config(folder).get("model_type") == "acestep":
                     found.append(folder)
-            except json.JSONDecodeError:
-                continue
+            except CheckpointError:
+                continue  # a broken folder is not offered; loading it names the problem
     return found
 
 

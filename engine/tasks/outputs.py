@@ -106,15 +106,21 @@ def read_sidecar(path: Path | str) -> SidecarRun:
         meta = json.loads(path.read_text())
     except FileNotFoundError as exc:
         raise ValidationError(f"from_sidecar: file not found: {path}") from exc
-    except json.JSONDecodeError as exc:
-        raise ValidationError(f"from_sidecar: {path} is not valid JSON: {exc}") from exc
-    if meta.get("format") != "legato-take/1" or "request" not in meta:
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        # ValueError: JSONDecodeError and integers over 4,300 digits; RecursionError: deep nesting.
+        raise ValidationError(f"from_sidecar: {path} is not valid JSON: {str(exc)[:200]}") from exc
+    if not isinstance(meta, dict) or meta.get("format") != "legato-take/1" or "request" not in meta:
         raise ValidationError(f"from_sidecar: {path} is not a Legato take sidecar")
-    return SidecarRun(
-        request=request_from_dict(meta["request"]),
-        item_index=int(meta.get("item_index", 0)),
-        model_name=meta["models"][0]["name"],
-        device=meta.get("device", "cpu"),
-        dtype=meta.get("dtype", "float32"),
-        model_path=str(meta["models"][0].get("path", "")),
-    )
+    try:
+        return SidecarRun(
+            request=request_from_dict(meta["request"]),
+            item_index=int(meta.get("item_index", 0)),
+            model_name=meta["models"][0]["name"],
+            device=meta.get("device", "cpu"),
+            dtype=meta.get("dtype", "float32"),
+            model_path=str(meta["models"][0].get("path", "")),
+        )
+    except ValidationError:
+        raise
+    except (KeyError, IndexError, TypeError, AttributeError, ValueError) as exc:
+        raise ValidationError(f"from_sidecar: {path} is a damaged Legato take sidecar ({exc!r})") from exc

@@ -35,7 +35,13 @@ from engine.tasks.components import GenerationModels, load_generation_models, re
 from engine.tasks.conditioning import TaskPlan, plan_task
 from engine.tasks.diffusion import DiffusionInputs, TextConditioning, fit_frames, run_diffusion
 from engine.tasks.regions import splice_mask, splice_waveform
-from engine.tasks.request import GenerationRequest, request_to_dict, resolve_seeds, validate_request
+from engine.tasks.request import (
+    GenerationRequest,
+    check_repaint_window,
+    request_to_dict,
+    resolve_seeds,
+    validate_request,
+)
 from engine.tasks.results import GenerationResult, Provenance, Take, read_only
 
 DEFAULT_TURBO_STEPS = 8
@@ -331,12 +337,7 @@ class GenerationPipeline:
         source = None
         if req.source_audio is not None and not (isinstance(req.source_audio, str) and not req.source_audio):
             source = load_audio(req.source_audio, req.source_sample_rate, "source_audio")
-            if req.task == "repaint" and (req.repaint_end is None or req.repaint_end < 0):
-                length = source.shape[1] / C.SAMPLE_RATE - req.repaint_start
-                low, high = C.REPAINT_WINDOW_RANGE
-                if not low <= length <= high:
-                    raise ValidationError(f"repaint_start: the window to the end of the source is {length:g} s; "
-                                          f"it must be {low:g}–{high:g} s long")
+            check_repaint_window(req, source.shape[1] / C.SAMPLE_RATE)
         ctx.check_cancelled()
         # 3. plan
         plan = plan_task(req, source)

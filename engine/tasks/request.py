@@ -19,6 +19,7 @@ from engine.errors import ValidationError
 from engine.tasks import constants as C
 
 AudioInput = str | Path | np.ndarray | None  # a file path, or float32 [channels, frames] at 48 kHz
+_SAMPLE_RATE_RANGE = (1_000, 1_536_000)  # what engine.audio.files accepts for a file
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -148,12 +149,24 @@ def validate_request(req: GenerationRequest) -> None:
     for name, audio in (("source_audio", req.source_audio), ("reference_audio", req.reference_audio)):
         if isinstance(audio, np.ndarray) and (audio.ndim not in (1, 2) or audio.size == 0):
             _fail(name, f"an array must be [channels, frames] and non-empty, got shape {audio.shape}")
+    for name in ("source_sample_rate", "reference_sample_rate"):
+        rate = getattr(req, name)
+        if not _is_whole(rate) or not _SAMPLE_RATE_RANGE[0] <= rate <= _SAMPLE_RATE_RANGE[1]:
+            _fail(name, f"must be a whole number of Hz in {_SAMPLE_RATE_RANGE[0]}–{_SAMPLE_RATE_RANGE[1]}, "
+                  f"got {rate!r}")
     if req.audio_codes is not None:
         if len(req.audio_codes) == 0:
             _fail("audio_codes", "is empty")
+        not_whole = [c for c in req.audio_codes if not _is_whole(c)]
+        if not_whole:
+            _fail("audio_codes", f"codes must be whole numbers, got {not_whole[:3]!r}")
         bad = [c for c in req.audio_codes if not 0 <= int(c) < 64000]
         if bad:
             _fail("audio_codes", f"codes must be in [0, 64000), got {bad[:3]}")
+    # Bounded before anything is sized from them: repaint_start=1e6 tried to allocate 358 GiB.
+    _in_range("repaint_start", req.repaint_start, -C.DURATION_RANGE[1], C.DURATION_RANGE[1])
+    if req.repaint_end is not None and req.repaint_end != -1:
+        _in_range("repaint_end", req.repaint_end, -C.DURATION_RANGE[1], C.DURATION_RANGE[1])
     if req.task == "repaint":
         end = req.repaint_end
         if end != -1 and end is not None:
@@ -203,6 +216,8 @@ def validate_request(req: GenerationRequest) -> None:
         if len(req.seeds) > req.batch_size:
             _fail("seeds", f"{len(req.seeds)} seeds given for batch_size {req.batch_size}")
         for s in req.seeds:
+            if not _is_whole(s):
+                _fail("seeds", f"each seed must be a whole number, got {s!r}")
             if s != -1 and not C.SEED_RANGE[0] <= s <= C.SEED_RANGE[1]:
                 _fail("seeds", f"each seed must be -1 (random) or in [0, 2^32-1], got {s}")
     _in_range("lm_temperature", req.lm_temperature, 0.0, 2.0)
@@ -230,6 +245,37 @@ def _validate_sampler_overlays(req: GenerationRequest) -> None:
         _in_range("retake_seed", req.retake_seed, *C.SEED_RANGE)
     elif req.retake_variance > 0:
         _fail("retake_seed", "is needed when retake_variance > 0")
+
+
+def check_repaint_window(req: GenerationRequest, source_seconds: float) -> None:
+    """Repaint/lego rules that need the source's length (known once it is loaded).
+
+    Why: a window far past the source end (100–110 s on a 10 s source) passed validation, then
+    padded the source with 100 s of silence and sat in VAE encode for minutes. The window must
+    start inside the source (or before it, for an intro), and source + intro + extension must
+    fit the longest generation.
+    """
+    if req.task not in ("repaint", "lego"):
+        return
+    start = req.repaint_start
+    end = source_seconds if req.repaint_end is None or req.repaint_end < 0 else req.repaint_end
+    if start >= source_seconds:
+        _fail("repaint_start", f"{start:g} s is past the end of the source audio ({source_seconds:g} s)")
+    total = max(end, source_seconds) + max(0.0, -start)
+    if total > C.DURATION_RANGE[1]:
+        _fail("repaint_end", f"source plus intro/extension would be {total:g} s; at most "
+              f"{C.DURATION_RANGE[1]:g} s")
+    if req.task == "repaint" and (req.repaint_end is None or req.repaint_end < 0):
+        length = source_seconds - start
+        low, high = C.REPAINT_WINDOW_RANGE
+        if not low <= length <= high:
+            _fail("repaint_start", f"the window to the end of the source is {length:g} s; "
+                  f"it must be {low:g}–{high:g} s long")
+
+
+def _is_whole(value: Any) -> bool:
+    """An int (or numpy integer), never a bool, float or string."""
+    return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
 
 
 def _is_missing(audio: AudioInput) -> bool:

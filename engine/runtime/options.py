@@ -1,0 +1,179 @@
+"""Runtime options per device: offload between stages, INT8 weights, torch.compile, CPU VAE, dtype.
+
+    opts = choose_options(device, tier, load_settings())   # automatic, overridable in Settings
+    apply_int8_weight_only(pipeline.models.dit)             # torchao, in place
+    with StageOffloader(device, enabled=opts.offload).use(text_encoder_module): ...
+
+The automatic choice follows the memory tier (upstream_lm_tools.md §7.2: offload and INT8 below
+20 GB, compile everywhere except MPS) with one difference: the dtype is chosen by MEASURING on
+this device (`measure_dtype`), because on CPUs without bf16 matrix units a bf16 forward is about
+4x slower than fp32, which an assumption would get wrong. Each Settings field ("auto" or an
+explicit value) overrides its automatic choice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+
+from engine.errors import ValidationError
+
+AUTO = "auto"
+CHOICES = {
+    "offload": ("auto", "on", "off"),
+    "quantization": ("auto", "none", "int8"),
+    "compile": ("auto", "on", "off"),
+    "vae_device": ("auto", "cpu"),
+}
+
+
+@dataclass(frozen=True)
+class RuntimeOptions:
+    offload: bool  # text encoder, LM, DiT and VAE leave the accelerator when their stage is over
+    int8: bool  # INT8 weight-only quantisation of the DiT and the LM (torchao)
+    compile: bool  # torch.compile the DiT
+    vae_on_cpu: bool  # decode on the CPU (the last resort after smaller tiles)
+    dtype: torch.dtype
+    why: tuple[str, ...]  # one reason per choice, for Settings and the status bar
+
+    def describe(self) -> str:
+        parts = [str(self.dtype).removeprefix("torch."), "offload" if self.offload else "no offload",
+                 "INT8" if self.int8 else "full weights", "compiled" if self.compile else "eager"]
+        if self.vae_on_cpu:
+            parts.append("CPU VAE")
+        return ", ".join(parts)
+
+
+def _setting(settings, name: str) -> str:
+    value = (getattr(settings, name, "") or AUTO) if settings is not None else AUTO
+    if value not in CHOICES[name]:
+        raise ValidationError(f"setting {name} must be one of {', '.join(CHOICES[name])}, got {value!r}")
+    return value
+
+
+def choose_options(device: torch.device | str, tier, settings=None, *, measured_dtype: torch.dtype | None = None
+                   ) -> RuntimeOptions:
+    """The options for `device` with memory tier `tier` (engine.runtime.memory_tier), Settings first.
+
+    `measured_dtype`: the result of `measure_dtype(device)` (None: float32 on CPU/MPS, bf16 on
+    CUDA, upstream's default, until a measurement exists).
+    """
+    device = torch.device(device)
+    why = []
+    offload_setting = _setting(settings, "offload")
+    accelerator = device.type in ("cuda", "mps")
+    if offload_setting == AUTO:
+        offload = accelerator and device.type != "mps" and tier.offload
+        why.append(f"offload {'on' if offload else 'off'}: {tier.name}" + ("" if accelerator else " (CPU: nothing to offload)"))
+    else:
+        offload = offload_setting == "on"
+        why.append(f"offload {offload_setting}: Settings")
+    quant = _setting(settings, "quantization")
+    if quant == AUTO:
+        int8 = accelerator and device.type != "mps" and tier.int8
+        why.append(f"INT8 {'on' if int8 else 'off'}: {tier.name}")
+    else:
+        int8 = quant == "int8"
+        why.append(f"INT8 {'on' if int8 else 'off'}: Settings")
+    comp = _setting(settings, "compile")
+    if comp == AUTO:
+        compiled = device.type == "cuda"  # compile pays off on CUDA; on CPU the warm-up dominates short jobs
+        why.append(f"compile {'on' if compiled else 'off'}: {device.type}")
+    else:
+        compiled = comp == "on"
+        why.append(f"compile {comp}: Settings")
+    vae_cpu = _setting(settings, "vae_device") == "cpu"
+    dtype_name = getattr(settings, "dtype", "") if settings is not None else ""
+    if dtype_name:
+        from engine.runtime.device import parse_dtype
+
+        dtype = parse_dtype(dtype_name)
+        why.append(f"dtype {dtype_name}: Settings")
+    elif measured_dtype is not None:
+        dtype = measured_dtype
+        why.append(f"dtype {str(dtype).removeprefix('torch.')}: measured fastest here")
+    else:
+        dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+        why.append("dtype: device default (not measured yet)")
+    return RuntimeOptions(offload, int8, compiled, vae_cpu, dtype, tuple(why))
+
+
+def measure_dtype(device: torch.device | str, *, size: int = 512, repeats: int = 3) -> tuple[torch.dtype, dict[str, float]]:
+    """The faster of float32 and bfloat16 for a DiT-like matmul on `device`, and the seconds of each.
+
+    Returns (dtype, {"float32": s, "bfloat16": s}). bf16 wins only when it is at least 10 %
+    faster, since fp32 is the more accurate of two near-equal choices.
+    """
+    device = torch.device(device)
+    times = {}
+    for dtype in (torch.float32, torch.bfloat16):
+        a = torch.randn(size, size, device=device, dtype=dtype)
+        b = torch.randn(size, size, device=device, dtype=dtype)
+        a @ b  # warm-up
+        best = float("inf")
+        for _ in range(repeats):
+            _sync(device)
+            t0 = time.perf_counter()
+            for _ in range(4):
+                a @ b
+            _sync(device)
+            best = min(best, time.perf_counter() - t0)
+        times[str(dtype).removeprefix("torch.")] = best
+    faster = torch.bfloat16 if times["bfloat16"] < 0.9 * times["float32"] else torch.float32
+    return faster, times
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def apply_int8_weight_only(module: torch.nn.Module) -> torch.nn.Module:
+    """Quantise every Linear of `module` to INT8 weights in place (torchao `Int8WeightOnlyConfig`).
+
+    Activations stay in the module's dtype; only weights are stored as int8 with per-channel
+    scales, which halves (bf16) or quarters (fp32) their memory.
+    """
+    from torchao.quantization import Int8WeightOnlyConfig, quantize_
+
+    quantize_(module, Int8WeightOnlyConfig())
+    return module
+
+
+def maybe_compile(module: torch.nn.Module, enabled: bool) -> torch.nn.Module:
+    """`torch.compile(module)` when enabled, else the module unchanged."""
+    return torch.compile(module) if enabled else module
+
+
+class StageOffloader:
+    """Keeps a model on the accelerator only while its stage runs (when `enabled`).
+
+    With offload off (or on the CPU) `use` is a no-op, so callers write one code path.
+    """
+
+    def __init__(self, device: torch.device | str, enabled: bool, home: str = "cpu") -> None:
+        self.device = torch.device(device)
+        self.enabled = enabled and self.device.type != "cpu"
+        self.home = torch.device(home)
+
+    @contextlib.contextmanager
+    def use(self, module: torch.nn.Module) -> Iterator[torch.nn.Module]:
+        if not self.enabled:
+            yield module
+            return
+        module.to(self.device)
+        try:
+            yield module
+        finally:
+            module.to(self.home)
+            if self.device.type == "cuda":
+                torch.cuda.empty_cache()
+
+    def park(self, module: torch.nn.Module) -> None:
+        """Move a model off the accelerator now (e.g. right after loading)."""
+        if self.enabled:
+            module.to(self.home)
