@@ -40,6 +40,7 @@ from engine.project.io import (
     _write_folder,
     load_project,
     project_to_dict,
+    remove_old_files,
     remove_stale_temp_files,
 )
 from engine.project.model import Project, new_id
@@ -237,24 +238,8 @@ def _remove_unreferenced_assets(folder: Path, min_age_s: float, now: float) -> i
     if not isinstance(assets, dict):
         return 0
     named = {f"{aid}.wav" for aid in assets}
-    removed = 0
-    try:
-        entries = list(os.scandir(folder / AUDIO_DIR))
-    except OSError:
-        return 0
-    for entry in entries:
-        try:
-            if (
-                entry.name.endswith(".wav")
-                and entry.name not in named
-                and entry.is_file(follow_symlinks=False)
-                and now - entry.stat(follow_symlinks=False).st_mtime >= min_age_s
-            ):
-                os.unlink(entry.path)
-                removed += 1
-        except OSError:
-            continue
-    return removed
+    return remove_old_files(folder / AUDIO_DIR, lambda name: name.endswith(".wav") and name not in named,
+                            min_age_s, now)
 
 
 def restore(rec: Recoverable) -> Project:

@@ -125,24 +125,30 @@ def remove_stale_temp_files(folder: Path, min_age_s: float = STALE_TEMP_AGE_S) -
     Only names of our own pattern older than `min_age_s` go, so a write in progress in another
     process is never touched. Returns how many were removed.
     """
-    removed = 0
     now = time.time()
-    for sub in (folder, folder / AUDIO_DIR):
+    return sum(remove_old_files(sub, lambda name: bool(_TEMP_FILE_RE.match(name)), min_age_s, now)
+               for sub in (folder, folder / AUDIO_DIR))
+
+
+def remove_old_files(folder: Path, wanted, min_age_s: float, now: float) -> int:
+    """Delete the plain files (never links or folders) in `folder` whose name `wanted(name)` accepts
+    and whose mtime is at least `min_age_s` before `now`. Unreadable entries are skipped."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return 0
+    removed = 0
+    for entry in entries:
         try:
-            entries = list(os.scandir(sub))
+            if (
+                wanted(entry.name)
+                and entry.is_file(follow_symlinks=False)
+                and now - entry.stat(follow_symlinks=False).st_mtime >= min_age_s
+            ):
+                os.unlink(entry.path)
+                removed += 1
         except OSError:
             continue
-        for entry in entries:
-            try:
-                if (
-                    _TEMP_FILE_RE.match(entry.name)
-                    and entry.is_file(follow_symlinks=False)
-                    and now - entry.stat(follow_symlinks=False).st_mtime >= min_age_s
-                ):
-                    os.unlink(entry.path)
-                    removed += 1
-            except OSError:
-                continue
     return removed
 
 
