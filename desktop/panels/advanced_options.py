@@ -14,14 +14,13 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
-    QHBoxLayout,
     QLineEdit,
     QPushButton,
     QSpinBox,
     QWidget,
 )
 
-from desktop.panels.form_rows import FieldErrors
+from desktop.panels.form_rows import FieldErrors, row_of
 from engine.tasks import constants as C
 from engine.tasks import text_fields
 
@@ -65,11 +64,7 @@ class AdvancedOptions(QWidget):
         self.guidance_scale = _double(*C.GUIDANCE_RANGE, 7.0, 0.5, 1)
         self.cfg_start = _double(0.0, 1.0, 0.0)
         self.cfg_end = _double(0.0, 1.0, 1.0)
-        cfg_row = QWidget()
-        row = QHBoxLayout(cfg_row)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self.cfg_start)
-        row.addWidget(self.cfg_end)
+        cfg_row = row_of(self.cfg_start, self.cfg_end)
         self.guidance_method = QComboBox()
         for label, value in ((tr("APG (default)"), "apg"), (tr("ADG"), "adg"), (tr("CFG"), "cfg")):
             self.guidance_method.addItem(label, value)
@@ -91,11 +86,7 @@ class AdvancedOptions(QWidget):
         self.seeds.setPlaceholderText(tr("random — or e.g. 1, 2, 3"))
         self.lock_seeds = QCheckBox(tr("Lock"))
         self.lock_seeds.setToolTip(tr("Keep the seeds of the last batch for the next one"))
-        seeds_row = QWidget()
-        row = QHBoxLayout(seeds_row)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self.seeds, 1)
-        row.addWidget(self.lock_seeds)
+        seeds_row = row_of((self.seeds, 1), self.lock_seeds)
 
         self.thinking = QCheckBox(tr("Let the planner model think (metadata + audio codes)"))
         self.thinking.setObjectName("thinking")
@@ -118,12 +109,7 @@ class AdvancedOptions(QWidget):
         use_clip = QPushButton(tr("Selected clip"))
         use_clip.setObjectName("referenceFromClip")
         use_clip.clicked.connect(self.reference_clip_requested)
-        ref_row = QWidget()
-        row = QHBoxLayout(ref_row)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self.reference, 1)
-        row.addWidget(browse)
-        row.addWidget(use_clip)
+        ref_row = row_of((self.reference, 1), browse, use_clip)
         self.codes = QLineEdit()
         self.codes.setObjectName("audioCodes")
         self.codes.setPlaceholderText(tr("none — 5 Hz codes, e.g. from a take"))
@@ -143,7 +129,7 @@ class AdvancedOptions(QWidget):
         e.add_row(form, tr("Planner model"), self.lm_model, "lm_model")
         e.add_row(form, tr("LM temperature"), self.lm_temperature, "lm_temperature")
         e.add_row(form, tr("LM guidance"), self.lm_cfg, "lm_cfg_scale")
-        e.add_row(form, tr("LM top-k / top-p"), self._pair(self.lm_top_k, self.lm_top_p), "lm_top_k", "lm_top_p")
+        e.add_row(form, tr("LM top-k / top-p"), row_of(self.lm_top_k, self.lm_top_p), "lm_top_k", "lm_top_p")
         e.add_row(form, tr("Timbre reference"), ref_row, "reference_audio")
         e.add_row(form, tr("Audio codes"), self.codes, "audio_codes")
         self._lm_widgets = (self.lm_model, self.lm_temperature, self.lm_cfg, self.lm_top_k, self.lm_top_p)
@@ -153,15 +139,6 @@ class AdvancedOptions(QWidget):
 
         self.apply(GenerationRequest())  # the engine's defaults, not a second copy of them here
         self.batch.setValue(2)  # a musician wants to choose between takes
-
-    @staticmethod
-    def _pair(a: QWidget, b: QWidget) -> QWidget:
-        box = QWidget()
-        row = QHBoxLayout(box)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(a)
-        row.addWidget(b)
-        return box
 
     def _sync_thinking(self, on: bool) -> None:
         for w in self._lm_widgets:

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.panels.advanced_options import AdvancedOptions
-from desktop.panels.form_rows import ERROR_STYLE, Collapsible, FieldErrors
+from desktop.panels.form_rows import ERROR_STYLE, Collapsible, FieldErrors, row_of
 from desktop.panels.lyrics_editor import LyricsEditor
 from desktop.panels.model_choice import describe_variant, is_turbo
 from engine.errors import ValidationError
@@ -87,11 +87,7 @@ class CreatePanel(QWidget):
         self.source_label.setObjectName("sourceLabel")
         clear_source = QPushButton(tr("Clear"))
         clear_source.clicked.connect(self.clear_source)
-        source_row = QWidget()
-        row = QHBoxLayout(source_row)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self.source_label, 1)
-        row.addWidget(clear_source)
+        source_row = row_of((self.source_label, 1), clear_source)
         self.repaint_start = QDoubleSpinBox()
         self.repaint_start.setRange(-90.0, 600.0)
         self.repaint_start.setSuffix(tr(" s"))
@@ -99,12 +95,7 @@ class CreatePanel(QWidget):
         self.repaint_end.setRange(0.0, 690.0)
         self.repaint_end.setSuffix(tr(" s"))
         self.repaint_end.setValue(10.0)
-        window_row = QWidget()
-        row = QHBoxLayout(window_row)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self.repaint_start)
-        row.addWidget(QLabel("–"))
-        row.addWidget(self.repaint_end)
+        window_row = row_of(self.repaint_start, QLabel("–"), self.repaint_end)
         self.cover_strength = QSlider(Qt.Orientation.Horizontal)
         self.cover_strength.setObjectName("coverStrength")
         self.cover_strength.setRange(0, 100)
@@ -251,9 +242,6 @@ class CreatePanel(QWidget):
         self.duration.setObjectName("duration")
         self.instrumental = QCheckBox(tr("Instrumental (no vocals)"))
         self.instrumental.setObjectName("instrumental")
-        metas = QWidget()
-        grid = QHBoxLayout(metas)
-        grid.setContentsMargins(0, 0, 0, 0)
         e = self.errors
         e.add_row(form, tr("Caption"), self.caption, "caption")
         e.add_row(form, tr("Lyrics"), self.lyrics, "lyrics")

@@ -5,9 +5,20 @@ collapsible section. Errors come from the engine's validation ("bpm: must be bet
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFormLayout, QLabel, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 ERROR_STYLE = "color: #ff7b72; font-size: 11px;"
+
+
+def row_of(*items: QWidget | tuple[QWidget, int]) -> QWidget:
+    """Widgets side by side in one borderless row; `(widget, stretch)` lets one take the slack."""
+    box = QWidget()
+    row = QHBoxLayout(box)
+    row.setContentsMargins(0, 0, 0, 0)
+    for item in items:
+        widget, stretch = item if isinstance(item, tuple) else (item, 0)
+        row.addWidget(widget, stretch)
+    return box
 
 
 class FieldErrors:

@@ -18,6 +18,7 @@ from engine.errors import Cancelled, ValidationError
 from engine.jobs.context import CancelToken, JobContext
 from engine.tasks import constants as C
 from engine.tasks.request import GenerationRequest
+from tests.engine.denoise_spy import DenoiseSpy
 
 SR = C.SAMPLE_RATE
 HOP = C.HOP
@@ -75,24 +76,6 @@ def base(tiny_checkpoints):
     from engine.tasks.pipeline import GenerationPipeline
 
     return GenerationPipeline.from_checkpoints(tiny_checkpoints, task="lego")
-
-
-class DenoiseSpy:
-    """Wraps dit.denoise to record what the model receives."""
-
-    def __init__(self, dit):
-        self.dit, self.original, self.contexts = dit, dit.denoise, []
-
-    def __enter__(self):
-        def spy(x, t, r, context_latents, *args, **kwargs):
-            self.contexts.append(context_latents.detach().clone())
-            return self.original(x, t, r, context_latents, *args, **kwargs)
-
-        self.dit.denoise = spy
-        return self
-
-    def __exit__(self, *exc):
-        self.dit.denoise = self.original
 
 
 def test_text2music_length_batch_items_and_provenance(turbo):

@@ -14,6 +14,7 @@ import torch
 from engine.errors import ValidationError
 from engine.tasks import constants as C
 from engine.tasks.request import GenerationRequest, request_from_dict
+from tests.engine.denoise_spy import DenoiseSpy
 
 SOURCE = (0.2 * np.sin(2 * np.pi * 220.0 * np.arange(C.SAMPLE_RATE) / C.SAMPLE_RATE)).astype(np.float32)
 SOURCE = np.stack([SOURCE, np.roll(SOURCE, 50)])  # [2, 48000]: 1 s
@@ -75,31 +76,15 @@ def test_retake_cli_and_validation():
 
 
 # ---- cover-nofsq -------------------------------------------------------------------------------
-class _SrcSpy:
-    def __init__(self, dit):
-        self.dit, self.original, self.contexts = dit, dit.denoise, []
-
-    def __enter__(self):
-        def spy(x, t, r, context_latents, *args, **kwargs):
-            self.contexts.append(context_latents.detach().clone())
-            return self.original(x, t, r, context_latents, *args, **kwargs)
-
-        self.dit.denoise = spy
-        return self
-
-    def __exit__(self, *exc):
-        self.dit.denoise = self.original
-
-
 def test_cover_nofsq_feeds_the_raw_vae_latents_where_cover_feeds_the_fsq_roundtrip(turbo):
     req = GenerationRequest(task="cover-nofsq", caption="jazz trio", source_audio=SOURCE, seeds=(5,))
     raw = turbo._encode_audio(SOURCE, (5,), "source")[0]  # [T', 64] posterior sample
-    with _SrcSpy(turbo.dit) as spy:
+    with DenoiseSpy(turbo.dit) as spy:
         take = turbo(req).takes[0]
     frames = raw.shape[0]
     src_seen = spy.contexts[0][0, :, :64]
     torch.testing.assert_close(src_seen[:frames], raw)  # no FSQ roundtrip
-    with _SrcSpy(turbo.dit) as cover_spy:
+    with DenoiseSpy(turbo.dit) as cover_spy:
         turbo(req.with_changes(task="cover"))
     assert not torch.allclose(cover_spy.contexts[0][0, :frames, :64], raw, atol=1e-3)
     from engine.tasks.conditioning import plan_task
