@@ -7,6 +7,8 @@ Project.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QAction, QCloseEvent
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMenu, QMessageBox, QVBoxLayout, QWidget
@@ -249,7 +251,7 @@ class MainWindow(QMainWindow):
 
     def _step_takes(self, delta: int) -> None:
         ids = self.timeline.scene.selected_clip_ids()
-        with self.project.history.group(self.tr("Switch takes")) if len(ids) > 1 else _nullcontext():
+        with self.project.history.group(self.tr("Switch takes")) if len(ids) > 1 else nullcontext():
             for clip_id in ids:
                 self.edits.step_take(clip_id, delta)
 
@@ -263,8 +265,7 @@ class MainWindow(QMainWindow):
         clip = None
         if len(ids) == 1 and ids[0] in {c.id for c in self.project.clips()}:
             clip = self.project.clip(ids[0])
-        if clip is not self.inspector.clip or clip is not None:
-            self.inspector.show_clip(clip)
+        self.inspector.show_clip(clip)  # a no-op when that clip's takes are already shown
 
     def escape(self) -> None:
         """Esc stops the running job first; with nothing running it clears the selection."""
@@ -358,12 +359,6 @@ class MainWindow(QMainWindow):
             self.tr("About Legato"),
             self.tr("Legato {0}\nA music workstation around ACE-Step 1.5, running locally.").format(engine.__version__),
         )
-
-
-def _nullcontext():
-    from contextlib import nullcontext
-
-    return nullcontext()
 
 
 __all__ = ["MainWindow", "Qt"]

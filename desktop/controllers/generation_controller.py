@@ -351,18 +351,19 @@ class GenerationController(QObject):
             self.panel.apply_plan(result.caption, result.lyrics, result.metadata, result.instrumental)
             self.message.emit(self.tr("The planner filled in the song details: review them, then Generate"))
             return
-        self._hasher.submit(self._prepare, pending, event.result)
+        # The document is main-thread only: read the next take number here, not on the helper.
+        number = 1
+        if pending.kind in (KIND_MORE, KIND_RERENDER) and pending.clip_id in {c.id for c in pending.project.clips()}:
+            number = len(pending.project.clip(pending.clip_id).takes) + 1
+        self._hasher.submit(self._prepare, pending, event.result, number)
 
-    def _prepare(self, pending: PendingJob, result) -> None:
-        """Thread: the landing helper. Pure work on immutable data, handed back by a signal."""
+    def _prepare(self, pending: PendingJob, result, number: int) -> None:
+        """Thread: the landing helper. Pure work on the immutable result, handed back by a signal."""
         from engine.studio.landing import prepare_assets
         from engine.studio.session import pick_item
 
         if pending.kind == KIND_RERENDER:
             result = pick_item(result, pending.item_index)
-        number = 1
-        if pending.kind in (KIND_MORE, KIND_RERENDER) and pending.clip_id in {c.id for c in pending.project.clips()}:
-            number = len(pending.project.clip(pending.clip_id).takes) + 1
         try:
             self._prepared.emit((pending, result, prepare_assets(result, number)))
         except LegatoError as exc:

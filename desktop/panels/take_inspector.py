@@ -42,6 +42,7 @@ class TakeInspector(QWidget):
         super().__init__(parent)
         tr = self.tr
         self.clip: Clip | None = None
+        self._shown_state: tuple | None = None  # what show_clip last drew (clip id, takes, active, name)
         self.heading = QLabel(tr("Select a clip to see its takes."))
         self.heading.setObjectName("inspectorHeading")
         self.heading.setWordWrap(True)
@@ -111,7 +112,7 @@ class TakeInspector(QWidget):
     # --- showing ----------------------------------------------------------------------------
     def show_clip(self, clip: Clip | None) -> None:
         state = None if clip is None else (clip.id, clip.takes, clip.active_take_id, clip.name)
-        if state is not None and state == getattr(self, "_shown_state", None):
+        if state is not None and state == self._shown_state:
             return  # nothing changed: skip a relayout of the dock (a UI stall on big windows)
         self._shown_state = state
         self.clip = clip
