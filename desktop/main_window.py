@@ -72,6 +72,8 @@ class MainWindow(QMainWindow):
         split.addWidget(self.take_lanes)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 1)
+        split.setChildrenCollapsible(False)
+        self.arrangement_split = split
         col.addWidget(split, 1)
         self.setCentralWidget(central)
         self._position_label = QLabel()
@@ -223,6 +225,10 @@ class MainWindow(QMainWindow):
     def set_take_lanes_visible(self, on: bool) -> None:
         self.take_lanes.setVisible(on)
         self._refresh_take_lanes()
+        if on:  # room for the strip's lanes, at most 40 % of the arrangement
+            total = sum(self.arrangement_split.sizes())
+            want = min(int(total * 0.4), self.take_lanes.sizeHint().height() + 8)
+            self.arrangement_split.setSizes([max(1, total - want), want])
 
     def _refresh_take_lanes(self) -> None:
         if not self.take_lanes.isVisible() or self.project is None:

@@ -250,6 +250,10 @@ class TakeLanes(QWidget):
         col.addLayout(top)
         col.addLayout(body, 1)
 
+    def sizeHint(self) -> QSize:  # noqa: N802
+        lanes = max(1, len(self.canvas.takes()))
+        return QSize(800, self.title.sizeHint().height() + 12 + lanes * LANE_HEIGHT)
+
     def show_clip(self, project, clip, colour: QColor | None = None) -> None:
         self.canvas.project, self.canvas.clip = project, clip
         if colour is not None:
