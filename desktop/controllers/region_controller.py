@@ -230,8 +230,7 @@ class RegionController(QObject):
 
     def crossfade_frames(self) -> int:
         """The seam crossfade (Settings; default 50 ms)."""
-        ms = getattr(self.generation.settings(), "crossfade_ms", 50.0) or 50.0
-        return int(round(float(ms) * SAMPLE_RATE / 1000.0))
+        return self.generation.settings().crossfade_frames(SAMPLE_RATE)
 
     def _snapped(self, frame: int) -> int:
         """A layer starts on the grid (when snapping is on), sample-exact."""
