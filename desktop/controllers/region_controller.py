@@ -189,10 +189,10 @@ class RegionController(QObject):
 
         project = self.project
         run = self._run_settings()
-        seeds = _seeds(values.get("seed", ""))
+        seed = _seed(values.get("seed", ""))
         metas = {"bpm": values.get("bpm"), "keyscale": values.get("keyscale", ""),
                  "timesignature": values.get("timesignature", "")}
-        common = {"caption": values.get("caption", ""), "seeds": seeds, **metas, **run}
+        common = {"caption": values.get("caption", ""), "seed": seed, **metas, **run}
         if kind in (REPAINT, EXTEND, INTRO, REMIX):
             common["model"] = self.generation.panel.model_name()
         if kind == REPAINT:
@@ -216,16 +216,16 @@ class RegionController(QObject):
                 raise ValidationError("stems: tick at least one stem to extract")
             sources = [target.clip_id] if target.clip_id else list(target.track_ids)
             return regions.extract_stems(project, sources, target.start, target.end, values["stems"], **run,
-                                         seeds=seeds)
+                                         seed=seed)
         if kind == COMPLETE:
             if not values.get("stems"):
                 raise ValidationError("stems: tick at least one instrument to generate")
             return regions.complete_tracks(project, list(target.track_ids), target.start, target.end,
                                            values["stems"], lyrics=values.get("lyrics", ""), **common)
         if kind == REMIX:
-            reference = values.get("reference") or None
+            extra = {"reference_audio": values["reference"]} if values.get("reference") else {}
             return regions.remix_clip(project, target.clip_id, strength=values["strength"],
-                                      lyrics=values.get("lyrics", ""), reference_audio=reference, **common)
+                                      lyrics=values.get("lyrics", ""), **extra, **common)
         raise ValidationError(f"action: unknown region action {kind!r}")
 
     def crossfade_frames(self) -> int:
@@ -292,7 +292,7 @@ class RegionController(QObject):
             return None
         take = clip.take(clip.comp[-1].take_id) if clip.comp else clip.active_take
         try:
-            edit = regions.retake(self.project, clip.id, take.id, **self._run_settings())
+            edit = regions.retake(self.project, clip.id, take.id, checkpoints=self.generation.checkpoints().path)
             job_id = self.bridge.submit(edit.job)
         except LegatoError as exc:
             self.message.emit(str(exc))
@@ -327,11 +327,11 @@ class RegionController(QObject):
         self.message.emit(_tr("{0} done: {1} — Ctrl+Z undoes it").format(title, _landed_text(landed)))
 
 
-def _seeds(text: str) -> tuple[int, ...] | None:
+def _seed(text: str) -> int | None:
     if not text:
         return None
     try:
-        return (int(text),)
+        return int(text)
     except ValueError:
         raise ValidationError(f"seed: must be a whole number (or empty for random), got {text!r}") from None
 
