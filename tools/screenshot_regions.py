@@ -126,10 +126,10 @@ def main(argv: list[str] | None = None) -> int:
 def _synced_lyrics(project, clip, checkpoints, models) -> bool:
     """Give the take its LRC through the scoring job when that exists (issue 14)."""
     try:
-        from engine.studio.scoring import score_take_into
+        from engine.studio.scoring import score_takes_into
     except ImportError:
         return False
-    score_take_into(project, clip.id, clip.active_take_id, checkpoints=checkpoints, device="cpu", models=models)
+    score_takes_into(project, [(clip.id, clip.active_take_id)], checkpoints=checkpoints, device="cpu", models=models)
     return "lrc" in project.clip(clip.id).active_take.meta
 
 
