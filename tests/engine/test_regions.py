@@ -414,3 +414,25 @@ def test_prefill_from_provenance_else_the_project(song, run, tiny_checkpoints):
                          **kw(tiny_checkpoints)))
     d = prefill(song, "k")
     assert (d.caption, d.lyrics, d.bpm, d.keyscale) == ("dreamy", "oh oh", 90, "C major")
+
+
+# ------------------------------------------------------------------ CLI
+
+
+def test_cli_edit_repaint_runs_inline_and_saves(song, spies, tiny_checkpoints, tmp_path, capsys):
+    from engine.cli import main
+
+    folder = save_project(song, tmp_path / "Song.legato")
+    code = main(["edit", "repaint", str(folder), "--clip", "k", "--start", "4", "--end", "7",
+                 "--context", "0.5", "--lyrics", "from the command line", "--seed", "3", "--quiet",
+                 "--device", "cpu", "--checkpoints", str(tiny_checkpoints)])
+    assert code == 0
+    out = capsys.readouterr().out
+    again = load_project(folder)
+    clip = again.clip("k")
+    (segment,) = clip.comp
+    assert (segment.start, segment.end) == (SR, 4 * SR) and f"take {segment.take_id}" in out
+    assert clip.take(segment.take_id).meta["request"]["lyrics"] == "from the command line"
+    assert main(["edit", "layer", str(folder), "--start", "1", "--end", "2", "--instrument", "kazoo",
+                 "--checkpoints", str(tiny_checkpoints)]) == 1
+    assert "instrument: unknown track 'kazoo'" in capsys.readouterr().err
