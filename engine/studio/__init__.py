@@ -8,7 +8,6 @@ immutable `GenerationResult`, which `land_batch` turns into ONE undo step.
 
 from engine.studio.landing import LandedBatch, add_takes, batch_label, land_batch, take_meta, take_name
 from engine.studio.placement import Placement
-from engine.studio.region_lyrics import RegionLyrics, region_lyrics
 from engine.studio.regions import (
     LandedEdit,
     RegionDefaults,
@@ -40,8 +39,6 @@ __all__ = [
     "LandedEdit",
     "RegionDefaults",
     "RegionEdit",
-    "RegionLyrics",
-    "region_lyrics",
     "add_intro",
     "add_layer",
     "base_model_needed",
