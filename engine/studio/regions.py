@@ -67,7 +67,13 @@ SILENT_PEAK = 1e-6  # engine.tasks.audio_inputs.is_silent's threshold
 
 @dataclass(frozen=True)
 class LandedEdit:
-    """What landing an edit made (ids in the document)."""
+    """What landing an edit made (ids in the document).
+
+    Attributes:
+        clip_ids: the clips that got takes (edited clips, or the new clips on new tracks).
+        take_ids: the new takes.
+        track_ids: the NEW tracks only (layer / extract / complete); () for edits of a clip.
+    """
 
     clip_ids: tuple[str, ...]
     take_ids: tuple[str, ...]
@@ -402,7 +408,7 @@ def repaint_region(project: Project, clip_id: str, start: int, end: int, *, capt
                 c = project.clip(clip_id)
                 project.history.push(SetComp(clip_id, comp_with(c.comp, s0, s1, ids[0],
                                                                 active_take_id=c.active_take_id)))
-        return LandedEdit((clip_id,), tuple(ids), (project.clip(clip_id).track_id,))
+        return LandedEdit((clip_id,), tuple(ids), ())
 
     return RegionEdit(job, label, "repaint", land)
 
@@ -476,7 +482,7 @@ def extend_clip(project: Project, clip_id: str, new_end: int, *, context_s: floa
         with project.history.group(label):
             project.history.push(ReshapeClip(clip_id, now.position, new_end - now.position, now.source_offset,
                                              now.takes + (new,), new.id, (), text=label))
-        return LandedEdit((clip_id,), (new.id,), (now.track_id,))
+        return LandedEdit((clip_id,), (new.id,), ())
 
     return RegionEdit(job, label, "extend", land)
 
@@ -527,7 +533,7 @@ def add_intro(project: Project, clip_id: str, new_start: int, *, context_s: floa
         with project.history.group(label):
             project.history.push(ReshapeClip(clip_id, now.position - intro, now.length + intro, offset,
                                              takes + (new,), new.id, (), text=label))
-        return LandedEdit((clip_id,), (new.id,), (now.track_id,))
+        return LandedEdit((clip_id,), (new.id,), ())
 
     return RegionEdit(job, label, "intro", land)
 
@@ -749,7 +755,7 @@ def remix_clip(project: Project, clip_id: str, *, caption: str = "", strength: f
                                                    meta=take_meta(take, meta), make_active=k == 0, offset=offset))
                 ids.append(cmd.take_id)
             project.history.push(SetComp(clip_id, ()))  # the remix heard the comp; it replaces it
-        return LandedEdit((clip_id,), tuple(ids), (project.clip(clip_id).track_id,))
+        return LandedEdit((clip_id,), tuple(ids), ())
 
     return RegionEdit(job, label, "remix", land)
 
@@ -816,7 +822,7 @@ def retake(project: Project, clip_id: str, take_id: str, *, variance: float = 0.
 
             (new,) = add_takes(project, clip_id, _results(result)[0], extra_meta=recipe.extra_meta,
                                make_active=True, verb="Retake")
-        return LandedEdit((clip_id,), (new,), (project.clip(clip_id).track_id,))
+        return LandedEdit((clip_id,), (new,), ())
 
     return RegionEdit(job, label, "retake", land)
 
