@@ -17,7 +17,7 @@ per view. It lives in `engine.project.selection.Selection` (plain, evented, not 
 Public API (stable): Command (base), Group, AddTrack, RemoveTrack, MoveTrack, RenameTrack,
 SetTrackColour, SetTrackGain, SetTrackPan, SetTrackMute, SetTrackSolo, AddClip, RemoveClips,
 RemoveClip, MoveClip, TrimClip, SplitClip, DuplicateClip, SetClipGain, SetFades, RenameClip,
-AddTake, SetActiveTake, SetTempo, SetTimeSignature, SetMasterGain, RenameProject;
+AddTake, SetActiveTake, SetTakeMeta, SetTempo, SetTimeSignature, SetMasterGain, RenameProject;
 add_region_take(project, clip_id, start, end, asset_id, ...) (split + AddTake as one step).
 """
 
@@ -697,3 +697,33 @@ def add_region_take(
             project.history.push(SplitClip(target, end))
         project.history.push(AddTake(target, asset_id, name=name, meta=meta))
     return target
+
+
+@dataclass(eq=False)
+class SetTakeMeta(Command):
+    """Set (or, with None, remove) keys of one take's meta, e.g. its "scores" and "lrc".
+
+    The take keeps its id, asset and name; only the given keys change, in one undo step."""
+
+    clip_id: str
+    take_id: str
+    values: Mapping[str, Any]
+    text: str = "Set take info"
+    _old: tuple[tuple[Take, ...], str] | None = None
+
+    def redo(self, project: Project) -> None:
+        clip = project.clip(self.clip_id)
+        old = clip.take(self.take_id)  # KeyError if unknown
+        meta = dict(old.meta)
+        for key, value in self.values.items():
+            if value is None:
+                meta.pop(key, None)
+            else:
+                meta[key] = value
+        self._old = (clip.takes, clip.active_take_id)
+        new = Take(old.id, old.asset_id, old.name, meta)
+        clip._set_takes(tuple(new if t.id == old.id else t for t in clip.takes), clip.active_take_id)
+
+    def undo(self, project: Project) -> None:
+        assert self._old is not None
+        project.clip(self.clip_id)._set_takes(*self._old)

@@ -8,6 +8,13 @@ immutable `GenerationResult`, which `land_batch` turns into ONE undo step.
 
 from engine.studio.landing import LandedBatch, add_takes, batch_label, land_batch, take_meta, take_name
 from engine.studio.placement import Placement
+from engine.studio.scoring import (
+    apply_scores,
+    score_job,
+    score_job_for_batch,
+    score_takes_into,
+    takes_by_score,
+)
 from engine.studio.session import (
     export_take,
     generate_into,
@@ -22,6 +29,11 @@ __all__ = [
     "LandedBatch",
     "Placement",
     "add_takes",
+    "apply_scores",
+    "score_job",
+    "score_job_for_batch",
+    "score_takes_into",
+    "takes_by_score",
     "batch_label",
     "export_take",
     "generate_into",
