@@ -17,6 +17,7 @@ from desktop.timeline import palette
 from desktop.timeline.clip_item import ClipItem, ClipView
 from desktop.timeline.geometry import TimelineGeometry
 from desktop.timeline.grid import MusicalGrid
+from engine.studio.scoring import take_score
 from engine.timebase import SAMPLE_RATE
 
 TAIL_SECONDS = 60.0  # room to the right of the last clip to drag into
@@ -39,6 +40,7 @@ def clip_view_of(clip, project) -> ClipView:
         asset_length_s=asset.frames / SAMPLE_RATE if asset else float("inf"),
         take_number=1 + [t.id for t in clip.takes].index(clip.active_take_id),
         take_count=len(clip.takes),
+        take_score=take_score(clip.active_take.meta),
     )
 
 
