@@ -65,68 +65,95 @@ def main() -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--lm", choices=tuple(LM_SHAPES), default="0.6b")
     parser.add_argument("--vae", action="store_true", help="also time the VAE encode of the take's audio")
+    parser.add_argument("--part", choices=("dit", "lm", "both"), default="both",
+                        help="measure only one side (each builds its own real-size model)")
     args = parser.parse_args()
 
-    import numpy as np
     import torch
-    from bench_generate import CAPTION, LYRICS, build_models, rss_gb
+    from bench_generate import CAPTION, LYRICS, rss_gb
 
     from engine.models.tiny import write_tiny_checkpoints
-    from engine.planner.lm import PlannerLM
-    from engine.scoring.dit_judge import decoder_inputs, judge_alignment
-    from engine.scoring.lm_judge import judge_quality
-    from engine.tasks.pipeline import GenerationPipeline
-    from engine.tasks.request import GenerationRequest, request_to_dict
+    from engine.tasks.request import GenerationRequest
 
     dtype = torch.float32 if args.device == "cpu" else torch.bfloat16
     request = GenerationRequest(caption=CAPTION, lyrics=LYRICS, duration=args.seconds, seeds=(42,), bpm=92,
                                 keyscale="D minor", timesignature="4", vocal_language="en")
     report: dict = {"device": args.device, "dtype": str(dtype).removeprefix("torch."), "seconds": args.seconds,
                     "threads": torch.get_num_threads()}
+    stage: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         write_tiny_checkpoints(Path(tmp), seed=0)
-        t0 = time.perf_counter()
-        models = build_models(args.device, dtype, Path(tmp) / "Qwen3-Embedding-0.6B")
-        report["dit_build_s"] = round(time.perf_counter() - t0, 1)
-        pipe = GenerationPipeline(models, "turbo")
-        frames = int(round(args.seconds * 25))
-        latents = np.random.default_rng(0).standard_normal((frames, 64)).astype(np.float32)
-        stage: dict[str, float] = {}
-        if args.vae:
-            audio = torch.from_numpy(np.random.default_rng(1).uniform(-0.5, 0.5, (1, 2, frames * 1920))
-                                     .astype(np.float32))
-            t0 = time.perf_counter()
-            models.vae.encode(audio, sample=False)
-            stage["vae_encode"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        inputs = decoder_inputs(pipe, request, 42, latents, steps=8)
-        stage["conditions"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        judged = judge_alignment(pipe, inputs)
-        stage["alignment_pass_and_lrc"] = time.perf_counter() - t0
-        report["lyric_tokens"] = len(inputs.lyric_ids)
-        report["lrc_lines"] = len(judged.lines)
-        report["heads"] = judged.heads
-        report["rss_dit_GB"] = round(rss_gb(), 2)
-        del pipe, models, inputs
-        gc.collect()
-
-        tiny = PlannerLM.load(Path(tmp), device="cpu")
-        t0 = time.perf_counter()
-        lm = random_lm(tiny, args.lm, args.device, dtype)
-        report["lm_build_s"] = round(time.perf_counter() - t0, 1)
-        meta = {"request": request_to_dict(request), "codes": [int(c) for c in
-                                                              np.random.default_rng(2).integers(0, 64000, frames // 5)]}
-        t0 = time.perf_counter()
-        quality = judge_quality(lm, meta)
-        stage["lm_quality"] = time.perf_counter() - t0
-        report["lm_shape"] = args.lm
-        report["lm_fields_scored"] = sorted(quality.fields)
+        if args.part in ("dit", "both"):
+            _dit_side(args, report, stage, Path(tmp), dtype, request)
+        if args.part in ("lm", "both"):
+            _lm_side(args, report, stage, Path(tmp), dtype, request)
     report["stage_s"] = {k: round(v, 2) for k, v in stage.items()}
     report["total_s"] = round(sum(stage.values()), 2)
     report["peak_rss_GB"] = round(rss_gb(), 2)
     print(json.dumps(report, indent=2))
     return 0
+
+
+def _dit_side(args, report, stage, tmp, dtype, request) -> None:
+    import numpy as np
+    import torch
+    from bench_generate import build_models, rss_gb
+
+    from engine.scoring.dit_judge import decoder_inputs, judge_alignment
+    from engine.tasks.pipeline import GenerationPipeline
+
+    t0 = time.perf_counter()
+    models = build_models(args.device, dtype, tmp / "Qwen3-Embedding-0.6B")
+    report["dit_build_s"] = round(time.perf_counter() - t0, 1)
+    print(f"built the real-size DiT + text encoder + VAE in {report['dit_build_s']} s", file=sys.stderr, flush=True)
+    pipe = GenerationPipeline(models, "turbo")
+    frames = int(round(args.seconds * 25))
+    latents = np.random.default_rng(0).standard_normal((frames, 64)).astype(np.float32)
+    if args.vae:
+        audio = torch.from_numpy(np.random.default_rng(1).uniform(-0.5, 0.5, (1, 2, frames * 1920))
+                                 .astype(np.float32))
+        t0 = time.perf_counter()
+        models.vae.encode(audio, sample=False)
+        stage["vae_encode"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    inputs = decoder_inputs(pipe, request, 42, latents, steps=8)
+    stage["conditions"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    judged = judge_alignment(pipe, inputs)
+    stage["alignment_pass_and_lrc"] = time.perf_counter() - t0
+    report["lyric_tokens"] = len(inputs.lyric_ids)
+    report["lrc_lines"] = len(judged.lines)
+    report["heads"] = judged.heads
+    report["rss_dit_GB"] = round(rss_gb(), 2)
+    print(f"DiT side: {json.dumps({k: round(v, 2) for k, v in stage.items()})}", file=sys.stderr, flush=True)
+    del pipe, models, inputs
+    gc.collect()
+
+
+def _lm_side(args, report, stage, tmp, dtype, request) -> None:
+    import numpy as np
+
+    from engine.planner.lm import PlannerLM
+    from engine.scoring.lm_judge import judge_quality
+    from engine.tasks.request import request_to_dict
+
+    frames = int(round(args.seconds * 25))
+    tiny = PlannerLM.load(tmp, device="cpu")
+    t0 = time.perf_counter()
+    lm = random_lm(tiny, args.lm, args.device, dtype)
+    report["lm_build_s"] = round(time.perf_counter() - t0, 1)
+    meta = {"request": request_to_dict(request), "codes": [int(c) for c in
+                                                          np.random.default_rng(2).integers(0, 64000, frames // 5)]}
+    t0 = time.perf_counter()
+    from engine.jobs.context import JobContext
+
+    def show(p) -> None:
+        print(f"  {p.stage} {p.step}/{p.total}  {p.elapsed_s:6.1f}s", file=sys.stderr, flush=True)
+
+    quality = judge_quality(lm, meta, ctx=JobContext(on_progress=show))
+    stage["lm_quality"] = time.perf_counter() - t0
+    report["lm_shape"] = args.lm
+    report["lm_fields_scored"] = sorted(quality.fields)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,14 @@ def _stamp(seconds: float) -> str:
     return f"{int(minutes)}:{int(rest):02d}"
 
 
+def bunched(times: list[tuple[float, str]]) -> bool:
+    """Most sung lines starting at one moment: the alignment did not find the words."""
+    starts = [round(start, 1) for start, text in times if not (text.startswith("[") and text.endswith("]"))]
+    if len(starts) < 3:
+        return False
+    return max(starts.count(s) for s in set(starts)) * 2 > len(starts)
+
+
 class LyricsView(QWidget):
     seek_requested = Signal(float)  # seconds on the project timeline
 
@@ -67,7 +75,11 @@ class LyricsView(QWidget):
             self.heading.setText(self.tr("No synced lyrics for this take yet: use Score takes "
                                          "(Generate menu or the Takes panel) to make them."))
             return
-        self.heading.setText(title or self.tr("Synced lyrics — click a line to play from there"))
+        heading = title or self.tr("Synced lyrics — click a line to play from there")
+        if bunched(self._times):
+            heading += "\n" + self.tr("The timing looks unreliable for this take: the model placed most lines at "
+                                       "the same moment.")
+        self.heading.setText(heading)
         for start, text in self._times:
             is_tag = text.startswith("[") and text.endswith("]")
             item = QListWidgetItem(text.strip("[]") if is_tag else f"{_stamp(start)}   {text}")

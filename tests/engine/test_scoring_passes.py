@@ -315,3 +315,51 @@ def test_cli_scores_a_sidecar_from_its_audio(tmp_path, tiny_checkpoints, generat
     assert [t for _, t in parse_lrc(lrc)] == ["[Verse]", "hello world", "second line here", "[Chorus]", "la la la"]
     meta = json.loads(written.sidecar_path.read_text())
     assert meta["lrc"] == lrc and 0.0 <= meta["scores"]["alignment"] <= 1.0
+
+
+def test_set_take_meta_undoes_and_survives_save(tmp_path):
+    from engine.project import Project
+    from engine.project.commands import AddClip, AddTrack, SetTakeMeta
+    from engine.project.io import load_project, save_project
+
+    project = Project("Song")
+    h = project.history
+    track = h.push(AddTrack("A")).track_id
+    asset = project.assets.add(np.zeros((2, 48_000), np.float32), "a")
+    clip = h.push(AddClip(track, asset.id, 0, take_meta={"seed": 3})).clip_id
+    take = project.clip(clip).takes[0]
+    h.push(SetTakeMeta(clip, take.id, {"scores": {"quality": 0.5}, "lrc": "[00:00.00]la\n"}))
+    assert dict(project.clip(clip).takes[0].meta) == {"seed": 3, "scores": {"quality": 0.5}, "lrc": "[00:00.00]la\n"}
+    assert project.clip(clip).takes[0].id == take.id
+    save_project(project, tmp_path / "Song.legato")
+    again = load_project(tmp_path / "Song.legato")
+    assert again.clip(clip).takes[0].meta["lrc"] == "[00:00.00]la\n"
+    h.push(SetTakeMeta(clip, take.id, {"lrc": None}))
+    assert "lrc" not in project.clip(clip).takes[0].meta
+    h.undo()
+    h.undo()
+    assert dict(project.clip(clip).takes[0].meta) == {"seed": 3}
+    with pytest.raises(KeyError):
+        h.push(SetTakeMeta(clip, "take-nope", {"x": 1}))
+
+
+def test_project_lrc_places_take_lines_on_the_timeline(tmp_path):
+    from engine.audio.export import project_lrc, write_lrc_beside
+    from engine.project import Project
+    from engine.project.commands import AddClip, AddTrack, SetTrackMute, TrimClip
+
+    project = Project("Song")
+    h = project.history
+    track = h.push(AddTrack("A")).track_id
+    asset = project.assets.add(np.zeros((2, 10 * 48_000), np.float32), "a")
+    lrc = "[00:00.00][Verse]\n[00:01.00]one\n[00:05.00]two\n[00:09.00]three\n"
+    clip = h.push(AddClip(track, asset.id, 2 * 48_000, take_meta={"lrc": lrc})).clip_id
+    assert project_lrc(project) == "[00:02.00][Verse]\n[00:03.00]one\n[00:07.00]two\n[00:11.00]three\n"
+    # Relative to an exported range [4 s, 10 s): only the lines inside, moved to its start.
+    assert project_lrc(project, 4 * 48_000, 10 * 48_000) == "[00:03.00]two\n"
+    h.push(TrimClip(clip, "start", 6 * 48_000))  # the clip now starts 4 s into its take
+    assert project_lrc(project) == "[00:07.00]two\n[00:11.00]three\n"
+    h.push(SetTrackMute(track, True))
+    assert project_lrc(project) == ""
+    assert write_lrc_beside(tmp_path / "mix.flac", "") is None
+    assert write_lrc_beside(tmp_path / "mix.flac", "[00:01.00]x\n").read_text() == "[00:01.00]x\n"
