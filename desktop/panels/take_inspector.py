@@ -158,8 +158,9 @@ class TakeInspector(QWidget):
             numbered.sort(key=lambda nt: (take_score(nt[1].meta) is None, -(take_score(nt[1].meta) or 0.0), nt[0]))
         for number, take in numbered:
             mark = "▶ " if take.id == clip.active_take_id else "   "
-            score = score_text.badge(take.meta)
-            text = f"{mark}{number}. {take.name or take.id}" + (f"   {score}" if score else "")
+            # The score goes first: long take names are cut off at the right of the list.
+            score = score_text.badge(take.meta) or "       "
+            text = f"{mark}{score}   {number}. {take.name or take.id}"
             item = QListWidgetItem(text)
             item.setData(Qt.ItemDataRole.UserRole, take.id)
             item.setToolTip(score_text.summary(take.meta))
