@@ -62,6 +62,8 @@ class Settings:
         vae_device: "auto" (the generation device, CPU as the OOM fallback) or "cpu".
         score_after_generation: "on" or "off": judge every new take (quality, lyric alignment,
             LRC) right after its batch lands (engine.studio.scoring).
+        crossfade_ms: the equal-power crossfade at each region take's edges and comp cut, in
+            milliseconds ("50" by default; `crossfade_frames()` reads it safely).
         extra: keys this version does not know, kept verbatim when saving.
     """
 
@@ -73,6 +75,7 @@ class Settings:
     compile: str = "auto"
     vae_device: str = "auto"
     score_after_generation: str = "off"
+    crossfade_ms: str = "50"
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def with_changes(self, **changes: Any) -> Settings:
@@ -81,6 +84,16 @@ class Settings:
     @property
     def scores_after_generation(self) -> bool:
         return self.score_after_generation == "on"
+
+    def crossfade_frames(self, sample_rate: int = 48_000) -> int:
+        """`crossfade_ms` in frames: 0–500 ms; a hand-edited bad value falls back to 50 ms."""
+        try:
+            ms = float(self.crossfade_ms)
+        except ValueError:
+            ms = 50.0
+        if not 0.0 <= ms <= 500.0:  # also rejects nan
+            ms = 50.0
+        return int(round(ms * sample_rate / 1000.0))
 
 
 def _known() -> set[str]:
