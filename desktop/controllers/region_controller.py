@@ -116,9 +116,8 @@ class RegionController(QObject):
         return dialog
 
     def _setup(self, kind: str, target: RegionTarget) -> DialogSetup:
-        from engine.studio.regions import base_model_needed, prefill
-
         from engine.studio.region_lyrics import take_region_lyrics
+        from engine.studio.regions import base_model_needed, prefill
 
         project = self.project
         clip = project.clip(target.clip_id) if target.clip_id else None

@@ -8,6 +8,22 @@ immutable `GenerationResult`, which `land_batch` turns into ONE undo step.
 
 from engine.studio.landing import LandedBatch, add_takes, batch_label, land_batch, take_meta, take_name
 from engine.studio.placement import Placement
+from engine.studio.regions import (
+    LandedEdit,
+    RegionDefaults,
+    RegionEdit,
+    add_intro,
+    add_layer,
+    base_model_needed,
+    complete_tracks,
+    extend_clip,
+    extract_stems,
+    prefill,
+    remix_clip,
+    repaint_region,
+    retake,
+    run_edit,
+)
 from engine.studio.scoring import (
     apply_scores,
     score_job,
@@ -27,6 +43,20 @@ from engine.studio.session import (
 
 __all__ = [
     "LandedBatch",
+    "LandedEdit",
+    "RegionDefaults",
+    "RegionEdit",
+    "add_intro",
+    "add_layer",
+    "base_model_needed",
+    "complete_tracks",
+    "extend_clip",
+    "extract_stems",
+    "prefill",
+    "remix_clip",
+    "repaint_region",
+    "retake",
+    "run_edit",
     "Placement",
     "add_takes",
     "apply_scores",

@@ -40,13 +40,16 @@ def _ready(window, qtbot):
 
 
 def _select_range(window, lane: int, a_s: float, b_s: float, last_lane: int | None = None):
-    """Drag across the waveform of lane `lane` (down to `last_lane`) from a_s to b_s."""
+    """Drag across the waveform of lane `lane` (down to `last_lane`) from a_s to b_s (away from
+    clip edges, which trim); returns the selection (snapped to the grid)."""
+    window.timeline.view.set_selection(None)
     g = window.timeline.geometry_
     y0 = g.lane_top(lane) + g.lane_height * 0.6
     y1 = g.lane_top(last_lane if last_lane is not None else lane) + g.lane_height * 0.6
     drag(window.timeline.view.viewport(), scene_to_viewport(window, a_s, y0), scene_to_viewport(window, b_s, y1))
     sel = window.timeline.view.selection
     assert sel is not None and sel.length_s > 0
+    return sel
 
 
 def _right_click_and_choose(window, qtbot, lane: int, at_s: float, text: str):
@@ -147,7 +150,9 @@ def test_extend_past_the_end_lengthens_the_clip_with_the_chosen_context(gen_wind
     assert clip.end == 12 * SR and len(clip.takes) == 2 and clip.active_take_id == clip.takes[1].id
     meta = clip.takes[1].meta
     assert meta["edit"]["context"][1] - meta["edit"]["context"][0] == 4 * SR  # the model heard 4 s
-    QTest.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert window.project.history.undo_text.startswith("Extend")
+    _focus_timeline(window, qtbot)
+    QTest.keyClick(window.timeline.view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert window.project.clip(clip_id).end == 8 * SR
 
 
@@ -181,7 +186,7 @@ def test_add_layer_hears_the_mix_with_mute_respected_and_lands_aligned(gen_windo
     assert len(layers) == 2  # repeat to stack
     for track in layers:
         (clip,) = track.clips
-        assert clip.position == 2 * SR  # sample-aligned to the (grid-snapped) window
+        assert clip.position == 2 * SR  # sample-aligned to the window, on the grid (bar 2 at 120 BPM)
 
 
 def test_extract_three_stems_is_one_job_with_three_aligned_tracks(gen_window, qtbot):
@@ -189,7 +194,7 @@ def test_extract_three_stems_is_one_job_with_three_aligned_tracks(gen_window, qt
     _track(window, "Mix", 8.0, 220.0, at_s=1.0)
     _ready(window, qtbot)
     window.timeline.scene.select_clips([window.project.clips()[0].id])
-    _select_range(window, 0, 1.0, 7.0)
+    sel = _select_range(window, 0, 1.5, 6.5)
     dialog = _right_click_and_choose(window, qtbot, 0, 3.0, "Extract")
     submitted = []
     window.bridge.job_event.connect(lambda e: submitted.append(e.job_id))
@@ -198,9 +203,11 @@ def test_extract_three_stems_is_one_job_with_three_aligned_tracks(gen_window, qt
     assert len(set(submitted)) == 1  # one job for all three stems
     stems = [t for t in window.project.tracks if t.kind == "stem"]
     assert sorted(t.stem for t in stems) == ["bass", "drums", "vocals"]
-    assert all(t.clips[0].position == 1 * SR for t in stems)
+    start = int(round(sel.start_s * SR))
+    assert all(t.clips[0].position == start for t in stems)  # sample-aligned with the range
     assert window.project.history.undo_text.startswith("Extract")
-    QTest.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    _focus_timeline(window, qtbot)
+    QTest.keyClick(window.timeline.view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert [t.kind for t in window.project.tracks] == ["audio"]
 
 
@@ -208,14 +215,14 @@ def test_complete_a_vocal_and_remix_a_clip(gen_window, qtbot):
     window = gen_window
     _, vocal = _track(window, "Vocal", 8.0, 440.0)
     _ready(window, qtbot)
-    _select_range(window, 0, 0.0, 8.0)
+    sel = _select_range(window, 0, 0.5, 7.5)
     dialog = _right_click_and_choose(window, qtbot, 0, 4.0, "Complete")
     for name, box in dialog.stem_boxes.items():
         box.setChecked(name == "drums")
     _run(dialog, qtbot)
     _wait_idle(window, qtbot)
     new = [t for t in window.project.tracks if t.stem == "drums"]
-    assert len(new) == 1 and new[0].clips[0].position == 0
+    assert len(new) == 1 and new[0].clips[0].position == int(round(sel.start_s * SR))
     window.timeline.view.set_selection(None)
     window.timeline.scene.select_clips([vocal])
     dialog = window.regions.open_dialog("remix")
