@@ -24,6 +24,13 @@ from engine.studio.regions import (
     retake,
     run_edit,
 )
+from engine.studio.scoring import (
+    apply_scores,
+    score_job,
+    score_job_for_batch,
+    score_takes_into,
+    takes_by_score,
+)
 from engine.studio.session import (
     export_take,
     generate_into,
@@ -52,6 +59,11 @@ __all__ = [
     "run_edit",
     "Placement",
     "add_takes",
+    "apply_scores",
+    "score_job",
+    "score_job_for_batch",
+    "score_takes_into",
+    "takes_by_score",
     "batch_label",
     "export_take",
     "generate_into",
