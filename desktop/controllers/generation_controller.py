@@ -38,6 +38,7 @@ class PendingJob:
     item_index: int = 0
     extra_meta: dict[str, Any] = field(default_factory=dict)
     model: str | None = None
+    take_id: str | None = None  # re-render: the take being re-rendered (a region take lands in its region)
 
 
 class GenerationController(QObject):
@@ -297,7 +298,8 @@ class GenerationController(QObject):
             self.message.emit(str(exc))
             return None
         self.pending[job_id] = PendingJob(KIND_RERENDER, self.project, recipe.request, clip_id=clip_id,
-                                          item_index=recipe.item_index, extra_meta=recipe.extra_meta)
+                                          item_index=recipe.item_index, extra_meta=recipe.extra_meta,
+                                          take_id=take_id)
         return job_id
 
     @Slot(str, str)
@@ -383,6 +385,13 @@ class GenerationController(QObject):
         except LegatoError as exc:
             self.message.emit(str(exc))
 
+    def _is_region_edit(self, pending: PendingJob) -> bool:
+        clip_id, take_id = pending.clip_id, pending.take_id
+        if not (clip_id and take_id and self.project.has_clip(clip_id)):
+            return False
+        clip = self.project.clip(clip_id)
+        return any(t.id == take_id and "edit" in t.meta for t in clip.takes)
+
     def shutdown(self) -> None:
         self._hasher.shutdown(wait=True)
 
@@ -395,6 +404,12 @@ class GenerationController(QObject):
             clip_id = landed.clip_id
             if self.panel.advanced.lock_seeds.isChecked():
                 self.panel.advanced.seeds.setText(", ".join(str(t.seed) for t in result.takes))
+        elif pending.kind == KIND_RERENDER and self._is_region_edit(pending):
+            from engine.studio.regions import reland  # cropped and landed like the original edit
+
+            clip_id = pending.clip_id
+            reland(self.project, clip_id, self.project.clip(clip_id).take(pending.take_id), result,
+                   extra_meta=pending.extra_meta)
         elif pending.kind == KIND_RERENDER:
             clip_id = pending.clip_id
             add_takes(self.project, clip_id, result, extra_meta=pending.extra_meta, make_active=True,
