@@ -121,7 +121,7 @@ class RegionController(QObject):
         return dialog
 
     def _setup(self, kind: str, target: RegionTarget) -> DialogSetup:
-        from engine.studio.region_lyrics import take_region_lyrics
+        from engine.studio.region_lyrics import has_synced_lyrics, take_region_lyrics
         from engine.studio.regions import base_model_needed, prefill
 
         project = self.project
@@ -142,10 +142,14 @@ class RegionController(QObject):
                                                                 f"“{name}”" if kind == REPAINT and name else tracks)
         defaults = prefill(project, clip.id) if clip is not None else None
         region_lyrics = None
+        lyrics_note = ""
         if kind == REPAINT and clip is not None:
             src0 = (max(target.start, clip.position) - clip.position + clip.source_offset) / SAMPLE_RATE
             src1 = (min(target.end, clip.end) - clip.position + clip.source_offset) / SAMPLE_RATE
             region_lyrics = take_region_lyrics(clip.active_take.meta, src0, src1) if src1 > src0 else None
+            if region_lyrics is None and has_synced_lyrics(clip.active_take.meta):
+                lyrics_note = _tr("This take's synced lyrics look unreliable (most lines at one moment), "
+                                  "so the whole lyrics are shown")
         blocked = ""
         if kind in BASE_TASKS:
             blocked = base_model_needed(BASE_TASKS[kind], self.generation.checkpoints().path) or ""
@@ -164,7 +168,7 @@ class RegionController(QObject):
             bpm=getattr(defaults, "bpm", None) or int(round(project.tempo_bpm)),
             keyscale=getattr(defaults, "keyscale", "") or "",
             timesignature=getattr(defaults, "timesignature", "") or str(project.time_signature.numerator),
-            region_lyrics=region_lyrics,
+            region_lyrics=region_lyrics, lyrics_note=lyrics_note,
             context_max_s=context_max,
             context_default_s=min(context_max, 30.0) if kind != REPAINT else context_max,
             blocked=blocked, present_stems=present)

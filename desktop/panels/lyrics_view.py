@@ -14,7 +14,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
-from engine.scoring.lrc import line_at, parse_lrc
+from engine.scoring.lrc import bunched, line_at, parse_lrc
 
 CURRENT_BACKGROUND = QColor(0x3d, 0x6f, 0xb5)
 TAG_COLOUR = QColor(0x8c, 0x90, 0x99)
@@ -23,14 +23,6 @@ TAG_COLOUR = QColor(0x8c, 0x90, 0x99)
 def _stamp(seconds: float) -> str:
     minutes, rest = divmod(max(0.0, seconds), 60.0)
     return f"{int(minutes)}:{int(rest):02d}"
-
-
-def bunched(times: list[tuple[float, str]]) -> bool:
-    """Most sung lines starting at one moment: the alignment did not find the words."""
-    starts = [round(start, 1) for start, text in times if not (text.startswith("[") and text.endswith("]"))]
-    if len(starts) < 3:
-        return False
-    return max(starts.count(s) for s in set(starts)) * 2 > len(starts)
 
 
 class LyricsView(QWidget):

@@ -68,6 +68,7 @@ class DialogSetup:
     keyscale: str = ""
     timesignature: str = ""
     region_lyrics: RegionLyrics | None = None  # repaint with synced lyrics
+    lyrics_note: str = ""  # why the whole lyrics are shown although the take has synced lyrics
     context_max_s: float = 60.0  # extend/intro: the most the model can hear
     context_default_s: float = 30.0
     blocked: str = ""  # e.g. "Add layer needs a base model: …" (Run is disabled)
@@ -146,6 +147,12 @@ class RegionEditDialog(QDialog):
             form.addRow(self.tr("Lines sung here"), box)
         elif kind in (REPAINT, EXTEND, INTRO, REMIX, COMPLETE):
             form.addRow(self.tr("Lyrics"), self.lyrics)
+            if setup.lyrics_note:
+                note = QLabel(setup.lyrics_note)
+                note.setObjectName("lyricsNote")
+                note.setWordWrap(True)
+                note.setStyleSheet("color: #e0b050;")
+                form.addRow("", note)
         if kind != EXTRACT:
             form.addRow(self.tr("BPM · key · time"), row_of(self.bpm, (self.keyscale, 1), self.timesignature))
 

@@ -136,3 +136,13 @@ def line_at(lines: Sequence[tuple[float, str]], seconds: float) -> int | None:
     starts = [start for start, _ in lines]
     index = int(np.searchsorted(starts, seconds, side="right")) - 1
     return index if index >= 0 else None
+
+
+def bunched(lines: Sequence[tuple[float, str]]) -> bool:
+    """Most sung lines (3 or more, tags aside) starting at one moment: the alignment did not
+    find the words, so the times must not be trusted (shown as such, not used to pick lines)."""
+    starts = [round(start, 1) for start, text in lines if not (text.startswith("[") and text.endswith("]"))]
+    if len(starts) < 3:
+        return False
+    return max(starts.count(s) for s in set(starts)) * 2 > len(starts)
+

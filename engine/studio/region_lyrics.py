@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.scoring.lrc import parse_lrc
+from engine.scoring.lrc import bunched, parse_lrc
 
 LRC_META_KEY = "lrc"
 
@@ -67,9 +67,20 @@ def split_lyrics_by_window(lrc_text: str, start_s: float, end_s: float) -> Regio
     return RegionLyrics(tuple(before), tuple(inside), tuple(after))
 
 
-def take_region_lyrics(meta, start_s: float, end_s: float) -> RegionLyrics | None:
-    """`split_lyrics_by_window` on a take's stored LRC (None when the take has none)."""
+def has_synced_lyrics(meta) -> bool:
     lrc = meta.get(LRC_META_KEY) if meta else None
-    if not isinstance(lrc, str) or not lrc.strip():
+    return isinstance(lrc, str) and bool(lrc.strip())
+
+
+def take_region_lyrics(meta, start_s: float, end_s: float) -> RegionLyrics | None:
+    """`split_lyrics_by_window` on a take's stored LRC. None when the take has none, or when its
+    timing is bunched (most lines at one moment: the alignment failed), so the caller edits the
+    whole lyrics rather than lines picked by wrong times."""
+    if not has_synced_lyrics(meta):
         return None
-    return split_lyrics_by_window(lrc, start_s, end_s)
+    try:
+        if bunched(parse_lrc(meta[LRC_META_KEY])):
+            return None
+    except ValueError:
+        return None
+    return split_lyrics_by_window(meta[LRC_META_KEY], start_s, end_s)

@@ -49,3 +49,9 @@ def test_no_timed_lines_means_no_split():
     assert take_region_lyrics({"lrc": LRC}, 6.0, 10.0).inside == ("second line", "third line")
     with pytest.raises(ValueError):
         split_lyrics_by_window(LRC, 5.0, 5.0)
+
+
+def test_bunched_timing_is_not_trusted_to_pick_lines():
+    bunched = "[00:00.00]one\n[00:00.00]two\n[00:00.00]three\n[00:07.00]four\n"
+    assert split_lyrics_by_window(bunched, 1.0, 5.0) is not None  # the raw split still works
+    assert take_region_lyrics({"lrc": bunched}, 1.0, 5.0) is None  # but a take's failed alignment is not used
