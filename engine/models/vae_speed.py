@@ -58,8 +58,7 @@ class FrozenSnake1d(nn.Module):
 
 def fold_weight_norm(model: nn.Module) -> int:
     """Replace every weight-normed conv's (g, v) by the plain weight it computes. Returns the count."""
-    from torch.nn.utils import parametrize
-    from torch.nn.utils import remove_weight_norm
+    from torch.nn.utils import parametrize, remove_weight_norm
 
     folded = 0
     for module in model.modules():
