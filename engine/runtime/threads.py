@@ -47,3 +47,32 @@ def decode_threads(model: Any) -> int | None:
         return None
     params = sum(p.numel() for p in model.parameters())
     return 1 if params < SMALL_MODEL_PARAMS else None
+
+
+# How much nicer than the app the generation worker runs: the audio callback and the UI thread
+# then win the CPU whenever they are runnable, and generation takes what is left.
+WORKER_NICE = 10
+
+
+def lower_current_thread_priority(nice: int = WORKER_NICE) -> bool:
+    """Make the calling thread (and threads it creates later, e.g. torch's OpenMP pool when its
+    first parallel op runs here) `nice` steps nicer. Linux only (niceness is per thread there);
+    elsewhere, or without permission, returns False and changes nothing.
+
+    Why per thread: the PortAudio callback and the Qt UI live in the same process; lowering the
+    whole process would lower them too.
+    """
+    import sys
+    import threading
+
+    if not sys.platform.startswith("linux") or nice <= 0:
+        return False
+    import os
+
+    tid = threading.get_native_id()
+    try:
+        current = os.getpriority(os.PRIO_PROCESS, tid)
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, current + nice))
+    except OSError:
+        return False
+    return True
