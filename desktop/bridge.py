@@ -24,6 +24,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
 
 from engine.jobs import JobInfo, JobQueue, JobSpec, ModelCache
+from engine.runtime.threads import WORKER_NICE
 
 
 class _WorkerThread(QThread):
@@ -54,7 +55,8 @@ class EngineBridge(QObject):
         # Queued even when the sender is the main thread (JobQueued inside submit): see module doc.
         self._posted.connect(self._relay, Qt.ConnectionType.QueuedConnection)
         self._queue = JobQueue(self._posted.emit, models=models, start_worker=False)
-        self._thread = _WorkerThread(self._queue.run_worker)
+        # Generation runs nicer than the UI and the audio callback (engine/runtime/threads.py).
+        self._thread = _WorkerThread(lambda: self._queue.run_worker(nice=WORKER_NICE))
         self._shut_down = False
         self._thread.start()
         app = QCoreApplication.instance()

@@ -183,11 +183,12 @@ class JobQueue:
 
     # -- the worker side (JobSource) -----------------------------------------------------------
 
-    def run_worker(self) -> None:
-        """The worker loop; returns after `shutdown()`. Runs on exactly one thread at a time."""
+    def run_worker(self, nice: int = 0) -> None:
+        """The worker loop; returns after `shutdown()`. Runs on exactly one thread at a time.
+        `nice` > 0 lowers this thread's priority (the app's setting; see worker.run_forever)."""
         with self._lock:
             self._job_thread = threading.get_ident()
-        run_forever(self, self._runner)
+        run_forever(self, self._runner, nice=nice)
 
     def take_next(self) -> QueuedJob | None:
         with self._lock:

@@ -147,11 +147,18 @@ class JobRunner:
         return forward
 
 
-def run_forever(source: JobSource, runner: JobRunner) -> None:
+def run_forever(source: JobSource, runner: JobRunner, nice: int = 0) -> None:
     """The worker loop: take a job, run it, tidy up, repeat until the source says stop.
 
-    Host it on any thread (threading.Thread or QThread); it returns after shutdown.
+    Host it on any thread (threading.Thread or QThread); it returns after shutdown. `nice` > 0
+    makes this thread that much nicer than the rest of the process (engine/runtime/threads.py):
+    the app passes WORKER_NICE so its audio callback and UI preempt generation on a machine with
+    few cores; the CLI and tests keep 0 (nothing to protect, and no slowdown beside other work).
     """
+    if nice > 0:
+        from engine.runtime.threads import lower_current_thread_priority
+
+        lower_current_thread_priority(nice)
     while True:
         job = source.take_next()
         if job is None:

@@ -112,6 +112,18 @@ class AceStepDiT(torch.nn.Module):
         # Kept outside condition_encoder's fixed-size buffer so any length works; tiled on demand.
         self.register_buffer("silence_latent", silence_latent, persistent=False)  # [1, Ls, 64]
         apply_layer_types(condition_encoder.timbre_encoder, list(config.layer_types), config.sliding_window)
+        # Inference weights are frozen wherever a model is built (the loader and benchmarks alike):
+        # with requires_grad True, bf16 linears take a slower path on this CPU (issue 17).
+        # LoRA training adds its own trainable adapter parameters afterwards.
+        self.requires_grad_(False)
+        from engine.models.dit_cross_cache import install_cross_attention_cache
+
+        self.cross_cache = install_cross_attention_cache(transformer)
+
+    def cross_attention_scope(self):
+        """Within the block, cross-attention K/V are computed once per condition tensor and
+        reused at every step (models/dit_cross_cache.py); released on exit."""
+        return self.cross_cache.scope()
 
     # --- properties ---------------------------------------------------------------------------
 

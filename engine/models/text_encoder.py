@@ -40,7 +40,7 @@ class TextEncoder:
     """
 
     def __init__(self, model, tokenizer):
-        self.model = model.eval()
+        self.model = model.eval().requires_grad_(False)  # inference weights frozen (issue 17)
         self.tokenizer = tokenizer
         self.tokenizer.padding_side = "right"
 

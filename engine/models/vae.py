@@ -78,8 +78,14 @@ def peak_normalize(audio: torch.Tensor, db: float = -1.0, floor: float = 1e-6) -
 class AudioVAE:
     """Wraps a diffusers AutoencoderOobleck with upstream's tiling, checks and OOM fallbacks."""
 
-    def __init__(self, model):
-        self.model = model.eval()
+    def __init__(self, model, fast: bool = True):
+        """`fast`: fold weight norm and swap in frozen Snakes once (models/vae_speed.py); the
+        model is frozen (requires_grad False) either way, as every inference weight must be."""
+        if fast:
+            from engine.models.vae_speed import prepare_for_inference
+
+            model = prepare_for_inference(model)
+        self.model = model.eval().requires_grad_(False)
 
     @classmethod
     def load(

@@ -29,6 +29,7 @@ from engine.planner.sampling import (
     sample_token,
 )
 from engine.planner.vocab import PlannerVocab
+from engine.runtime.threads import decode_threads, intra_op_threads
 
 CacheMode = Literal["dynamic", "static", "none"]
 
@@ -141,7 +142,7 @@ def generate_rows(
         cache = StaticCache(config=model.config, max_cache_len=ids.shape[1] + max_new_tokens + 1)
 
     ctx.check_cancelled()
-    with torch.inference_mode():
+    with torch.inference_mode(), intra_op_threads(decode_threads(model)):
         logits, cache = _forward(model, ids, mask, positions, cache)
         for step in range(max_new_tokens):
             ctx.check_cancelled()

@@ -217,7 +217,7 @@ class PlannerLM:
             )
         except Exception as exc:  # noqa: BLE001
             raise CheckpointError(f"cannot load the planner LM from {folder}: {exc}") from exc
-        model.to(device).eval()
+        model.to(device).eval().requires_grad_(False)  # inference weights frozen (issue 17)
         cache_mode = "dynamic"
         if compile:
             if not str(device).startswith("cuda"):

@@ -7,6 +7,7 @@ upstream's `generate_audio` receives (upstream_dit.md §3.2–§3.5), the model 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -161,7 +162,9 @@ def run_diffusion(
     def model(x: torch.Tensor, t: float, cond: Condition) -> torch.Tensor:
         return dit.denoise(x, t, t, cond.context_latents, cond.encoder_hidden_states)
 
-    with torch.no_grad():
+    # One sampling loop = one scope for the reused cross-attention K/V (a stand-in model has none).
+    scope = getattr(dit, "cross_attention_scope", None)
+    with torch.no_grad(), (scope() if scope is not None else contextlib.nullcontext()):
         return sample(
             model,
             initial_noise.to(device, dtype),
