@@ -21,6 +21,7 @@ from engine.jobs.spec import JobSpec
 if TYPE_CHECKING:
     from engine.jobs.context import JobContext
     from engine.jobs.model_cache import ModelCache
+    from engine.runtime.options import RuntimeChoices
     from engine.tasks.request import GenerationRequest
     from engine.tasks.results import GenerationResult
 
@@ -38,6 +39,9 @@ class GenerateJob(JobSpec):
             default, or an installed base-family model for lego/extract/complete.
         device: "auto", "cpu", "cuda", "cuda:N" or "mps".
         dtype: "float32", "bfloat16", "float16"; None = the device's upstream default.
+        runtime: the runtime choices (offload, quantization, compile, VAE device, dtype), each
+            "auto" or explicit; None = the saved Settings' (what the app and CLI share). `dtype`
+            above, when given, wins over the choice's dtype.
         force: run even when the preflight says the request will not fit in memory. The check
             uses this machine's stored calibration (engine.runtime.preflight); before the first
             calibration there is nothing to check against and the job runs.
@@ -50,6 +54,7 @@ class GenerateJob(JobSpec):
     model: str | None = None
     device: str = "auto"
     dtype: str | None = None
+    runtime: RuntimeChoices | None = None
     force: bool = False
 
     @property
@@ -60,7 +65,24 @@ class GenerateJob(JobSpec):
         return f"{self.request.task}: {n} take{'s' if n != 1 else ''}"
 
     def run(self, models: ModelCache, ctx: JobContext) -> GenerationResult:
-        from engine.runtime.device import default_dtypes, pick_device
+        pipeline, options = self.load_pipeline(models, ctx)
+        if not self.force:
+            self._refuse_if_it_cannot_fit(pipeline)
+        planner = None
+        if self.request.effective_thinking:
+            # The LM lives in the cache under ThinkJob's key, so planning a song and then
+            # generating it (or generating twice) loads the LM once, not once per pipeline.
+            from engine.jobs.planning import PlannerJob
+
+            checkpoints = Path(self.checkpoints)
+            lm_root = checkpoints / self.request.lm_model if self.request.lm_model else checkpoints
+            planner = PlannerJob(checkpoints=lm_root, device=self.device, quantization=options.quantization,
+                                 offload=options.offload).load_lm(models, ctx)
+        return pipeline(self.request, ctx, planner=planner)
+
+    def load_pipeline(self, models: ModelCache, ctx: JobContext):
+        """The cached (or freshly loaded) pipeline for this job, and the runtime options it has."""
+        from engine.runtime.device import pick_device
         from engine.tasks.components import resolve_model
         from engine.tasks.pipeline import GenerationPipeline
         from engine.tasks.request import validate_request
@@ -69,9 +91,11 @@ class GenerateJob(JobSpec):
         checkpoints = Path(self.checkpoints)
         folder = resolve_model(checkpoints, self.model, self.request.task)
         device = pick_device(self.device)
-        dtype = default_dtypes(device, self.dtype).dit
+        options = self.runtime_options(device)
+        dtype = options.dtype
         key = ModelKey(
-            str(folder.resolve()), str(device), str(dtype).removeprefix("torch."), (PIPELINE_VARIANT,)
+            str(folder.resolve()), str(device), str(dtype).removeprefix("torch."),
+            (PIPELINE_VARIANT, *options.variant()),
         )
 
         def load() -> GenerationPipeline:
@@ -83,6 +107,7 @@ class GenerateJob(JobSpec):
                 task=self.request.task,
                 device=str(device),
                 dtype=dtype,
+                runtime=options,
             )
             ctx.progress("load models", 1, 1)
             return pipe
@@ -90,17 +115,20 @@ class GenerateJob(JobSpec):
         ctx.check_cancelled()
         pipeline = models.get_or_load(key, load)
         ctx.check_cancelled()
-        if not self.force:
-            self._refuse_if_it_cannot_fit(pipeline)
-        planner = None
-        if self.request.effective_thinking:
-            # The LM lives in the cache under ThinkJob's key, so planning a song and then
-            # generating it (or generating twice) loads the LM once, not once per pipeline.
-            from engine.jobs.planning import PlannerJob
+        return pipeline, options
 
-            lm_root = checkpoints / self.request.lm_model if self.request.lm_model else checkpoints
-            planner = PlannerJob(checkpoints=lm_root, device=self.device).load_lm(models, ctx)
-        return pipeline(self.request, ctx, planner=planner)
+    def runtime_options(self, device):
+        """The RuntimeOptions this job runs with on `device` (engine.runtime.options)."""
+        from engine.runtime.options import RuntimeChoices, resolve_options
+
+        choices = self.runtime
+        if choices is None:
+            from engine.settings import load_settings
+
+            choices = RuntimeChoices.from_settings(load_settings())
+        if self.dtype:
+            choices = choices.with_changes(dtype=self.dtype)
+        return resolve_options(device, choices)
 
     def _refuse_if_it_cannot_fit(self, pipeline) -> None:
         from engine.errors import ValidationError
@@ -112,3 +140,21 @@ class GenerateJob(JobSpec):
         result = predict(self.request, calib, pipeline.family)
         if not result.fits:
             raise ValidationError(f"this request will not fit: {result.line} (force it to run anyway)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CalibrateJob(GenerateJob):
+    """Measure (once) this machine's per-stage costs for the job's model and options, for the
+    preflight (engine.runtime.preflight). Returns the Calibration; a stored one is reused."""
+
+    kind: ClassVar[str] = "calibrate"
+
+    @property
+    def display_label(self) -> str:
+        return self.label or "Measuring this device for time and memory estimates"
+
+    def run(self, models: ModelCache, ctx: JobContext):
+        from engine.runtime.preflight import load_or_calibrate
+
+        pipeline, _ = self.load_pipeline(models, ctx)
+        return load_or_calibrate(pipeline, ctx)

@@ -192,7 +192,13 @@ def calibration_key(pipeline) -> str:
 
     models = pipeline.models
     ids = ",".join(f"{i.name}:" + "+".join(d[:12] for _, d in i.weight_sha256) for i in models.identities)
-    return f"{models.device}|{str(models.dtype).replace('torch.', '')}|torch {torch.__version__}|{ids}"
+    # Options that change speed or memory are part of the key; plain options (no quantisation,
+    # eager, no offload, VAE on the device) measure the same as a pipeline built without any.
+    runtime = getattr(pipeline, "runtime", None)
+    plain = runtime is None or not (runtime.quantization != "none" or runtime.compile or runtime.offload
+                                    or runtime.vae_on_cpu)
+    options = "" if plain else "|" + ",".join(runtime.variant())
+    return f"{models.device}|{str(models.dtype).replace('torch.', '')}|torch {torch.__version__}|{ids}{options}"
 
 
 def calibrate(pipeline, ctx=None, *, lengths: tuple[float, float] | None = None,
@@ -293,10 +299,44 @@ def stored_calibration(key: str, path: Path | None = None) -> Calibration | None
         return None  # written by another version: measure again
 
 
-def save_calibration(calib: Calibration, path: Path | None = None) -> Path:
+MODEL_INDEX = "_by_model"  # store section: "<DiT folder>|<device type>" -> the latest key + family
+
+
+def model_alias(dit_folder: str | Path, device_type: str) -> str:
+    return f"{Path(dit_folder).resolve()}|{device_type}"
+
+
+def pipeline_alias(pipeline) -> tuple[str, str] | None:
+    """(alias, family) of a pipeline built from a checkpoints folder, for the torch-free lookup."""
+    ids = pipeline.models.identities
+    if not ids:
+        return None
+    return model_alias(ids[0].path, pipeline.models.device.type), pipeline.family
+
+
+def calibration_for_model(dit_folder: str | Path, device_type: str, path: Path | None = None
+                          ) -> tuple[Calibration, str] | None:
+    """The latest calibration measured for this DiT folder on this kind of device, and the
+    model's family, without loading anything (the app's preflight line runs on the UI thread).
+    Runtime options or the weights may have changed since; the next measurement replaces it."""
+    store = _read_store(path or calibration_path())
+    entry = (store.get(MODEL_INDEX) or {}).get(model_alias(dit_folder, device_type))
+    if not isinstance(entry, dict) or not isinstance(store.get(entry.get("key")), dict):
+        return None
+    try:
+        return Calibration.from_json(store[entry["key"]]), str(entry.get("family", "turbo"))
+    except (TypeError, KeyError):
+        return None
+
+
+def save_calibration(calib: Calibration, path: Path | None = None, alias: tuple[str, str] | None = None) -> Path:
     path = path or calibration_path()
     store = _read_store(path)
     store[calib.key] = calib.to_json()
+    if alias is not None:
+        index = store.get(MODEL_INDEX) if isinstance(store.get(MODEL_INDEX), dict) else {}
+        index[alias[0]] = {"key": calib.key, "family": alias[1]}
+        store[MODEL_INDEX] = index
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(store, indent=1, sort_keys=True), encoding="utf-8")
@@ -308,9 +348,12 @@ def load_or_calibrate(pipeline, ctx=None, path: Path | None = None) -> Calibrati
     """The stored calibration for this pipeline, measuring (and storing) it on first use."""
     found = stored_calibration(calibration_key(pipeline), path)
     if found is not None:
+        alias = pipeline_alias(pipeline)
+        if alias is not None and calibration_for_model(alias[0].rsplit("|", 1)[0], alias[0].rsplit("|", 1)[1], path) is None:
+            save_calibration(found, path, alias=alias)  # stored by an older version: index it
         return found
     calib = calibrate(pipeline, ctx)
-    save_calibration(calib, path)
+    save_calibration(calib, path, alias=pipeline_alias(pipeline))
     return calib
 
 
@@ -320,10 +363,10 @@ def load_or_calibrate(pipeline, ctx=None, path: Path | None = None) -> Calibrati
 def available_bytes(device) -> int:
     """Memory a job may use: the accelerator's total, or the RAM the OS says is available
     (plus what this process already holds, since the loaded weights are in it)."""
-    import torch
+    if str(device).startswith("cuda"):  # torch is loaded whenever a CUDA calibration exists
+        import torch
 
-    device = torch.device(device)
-    if device.type == "cuda":
+        device = torch.device(device)
         return int(torch.cuda.get_device_properties(device.index or 0).total_memory)
     try:
         with open("/proc/meminfo", encoding="ascii") as handle:

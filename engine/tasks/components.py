@@ -145,8 +145,10 @@ class GenerationModels:
 
 
 def load_generation_models(checkpoints: Path, dit_folder: Path, device: str, dtype: torch.dtype,
-                           vae_dtype: torch.dtype | None = None) -> GenerationModels:
-    """Load DiT + text encoder + VAE from a checkpoints tree in the upstream layout."""
+                           vae_dtype: torch.dtype | None = None, vae_device: str | None = None) -> GenerationModels:
+    """Load DiT + text encoder + VAE from a checkpoints tree in the upstream layout.
+
+    `vae_device`: where the VAE lives (None = `device`; "cpu" is the runtime option "CPU VAE")."""
     from engine.models.dit_loader import load_dit
 
     dit = load_dit(dit_folder, dtype=dtype, device=device)
@@ -160,7 +162,7 @@ def load_generation_models(checkpoints: Path, dit_folder: Path, device: str, dty
 
     text = TextEncoder.load(text_folder, dtype=dtype, device=device)
     # The VAE runs in fp32 unless told otherwise (upstream: bf16 on CUDA, fp32 on CPU).
-    vae = AudioVAE.load(vae_folder, dtype=vae_dtype or torch.float32, device=device)
+    vae = AudioVAE.load(vae_folder, dtype=vae_dtype or torch.float32, device=vae_device or device)
     identities = tuple(model_identity(f) for f in (dit_folder, text_folder, vae_folder))
     return GenerationModels(dit=dit, text=text, vae=vae, identities=identities,
                             device=torch.device(device), dtype=dtype)
