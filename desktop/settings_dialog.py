@@ -25,6 +25,9 @@ from engine.settings import Settings
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 DTYPES = ("", "float32", "bfloat16", "float16")
+# Runtime options (engine.runtime.options.CHOICES): "auto" follows the memory tier.
+RUNTIME_CHOICES = (("offload", "Offload between stages"), ("quantization", "Weights"),
+                   ("compile", "torch.compile"), ("vae_device", "VAE device"))
 
 
 class SettingsDialog(QDialog):
@@ -69,6 +72,16 @@ class SettingsDialog(QDialog):
         for name in DTYPES:
             self.dtype.addItem(name or tr("the device's default"), name)
         self.dtype.setCurrentIndex(max(0, self.dtype.findData(settings.dtype)))
+        from engine.runtime.options import CHOICES
+
+        self.runtime: dict[str, QComboBox] = {}
+        for name, _ in RUNTIME_CHOICES:
+            box = QComboBox()
+            box.setObjectName(f"runtime_{name}")
+            for value in CHOICES[name]:
+                box.addItem(tr("automatic") if value == "auto" else value, value)
+            box.setCurrentIndex(max(0, box.findData(getattr(settings, name) or "auto")))
+            self.runtime[name] = box
         self.detected = QLabel(device_summary or tr("checking…"))
         self.detected.setObjectName("detectedDevice")
         self.detected.setWordWrap(True)
@@ -77,6 +90,8 @@ class SettingsDialog(QDialog):
         form.addRow("", self.resolved)
         form.addRow(tr("Device"), self.device)
         form.addRow(tr("Precision"), self.dtype)
+        for name, label in RUNTIME_CHOICES:
+            form.addRow(tr(label), self.runtime[name])
         form.addRow(tr("Detected"), self.detected)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
@@ -88,12 +103,16 @@ class SettingsDialog(QDialog):
         col.addWidget(buttons)
         self.refresh()
 
-    def set_device_summary(self, text: str) -> None:
+    def set_device_summary(self, text: str, why: tuple[str, ...] = ()) -> None:
+        """The detected device and the options chosen for it; `why` (one reason per option) is
+        the tooltip."""
         self.detected.setText(text)
+        self.detected.setToolTip("\n".join(why))
 
     def chosen(self) -> Settings:
         return self._settings.with_changes(checkpoints=self.folder.text().strip(),
-                                           device=self.device.currentData(), dtype=self.dtype.currentData())
+                                           device=self.device.currentData(), dtype=self.dtype.currentData(),
+                                           **{name: box.currentData() for name, box in self.runtime.items()})
 
     def _browse(self) -> None:
         path = dialogs.ask_models_folder(self, self.folder.text())
