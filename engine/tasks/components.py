@@ -28,9 +28,18 @@ VAE_FOLDER = "vae"
 
 
 def _read_config(folder: Path) -> dict:
-    """config.json through the checkpoint guard (size/depth caps, never a RecursionError)."""
+    """The DiT's identifying config: config.json (original layout) through the checkpoint guard
+    (size/depth caps, never a RecursionError), or, for a diffusers-layout folder (model_index.json,
+    no top-level config.json), the facts model choice needs from its transformer's config."""
     from engine.models.config_guard import read_json
 
+    if not (folder / "config.json").is_file() and (folder / "model_index.json").is_file():
+        index = read_json(folder / "model_index.json")
+        if "transformer" not in index:
+            return {}
+        transformer = read_json(folder / "transformer" / "config.json")
+        return {"model_type": "acestep", "is_turbo": bool(transformer.get("is_turbo", False)),
+                "model_version": transformer.get("model_version")}
     return read_json(folder / "config.json")
 
 
@@ -52,8 +61,7 @@ def installed_dits(checkpoints: Path) -> list[Path]:
     if not checkpoints.is_dir():
         return found
     for folder in sorted(checkpoints.iterdir()):
-        cfg = folder / "config.json"
-        if cfg.is_file():
+        if (folder / "config.json").is_file() or (folder / "model_index.json").is_file():
             try:
                 if _read_config(folder).get("model_type") == "acestep":
                     found.append(folder)
