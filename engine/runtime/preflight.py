@@ -102,12 +102,34 @@ class PreflightResult:
 
 
 class _PeakMemory:
-    """Peak memory while the block runs, above what was in use when it started."""
+    """Peak memory while the block runs, above what was in use when it started.
+
+    `stage_peaks`: the same peak per pipeline stage, when the run's progress is fed to
+    `set_stage` (see `_StageContext`), so each stage is charged its own memory, not the run's.
+    """
 
     def __init__(self, device) -> None:
         self.device = device
         self.peak = 0
         self.measured = True
+        self.stage = ""
+        self.stage_peaks: dict[str, int] = {}
+
+    def set_stage(self, stage: str) -> None:
+        if stage == self.stage:
+            return
+        if self.device.type == "cuda":
+            import torch
+
+            self._close_cuda_stage(torch)
+            torch.cuda.reset_peak_memory_stats(self.device)
+        self.stage = stage
+
+    def _close_cuda_stage(self, torch) -> None:
+        if self.stage:
+            used = torch.cuda.max_memory_allocated(self.device) - self._base
+            self.stage_peaks[self.stage] = max(self.stage_peaks.get(self.stage, 0), used)
+            self._cuda_high = max(self._cuda_high, used)
 
     def __enter__(self) -> _PeakMemory:
         import torch
@@ -116,6 +138,7 @@ class _PeakMemory:
             torch.cuda.synchronize(self.device)
             torch.cuda.reset_peak_memory_stats(self.device)
             self._base = torch.cuda.memory_allocated(self.device)
+            self._cuda_high = 0
             return self
         _release_cached_heap()
         self._base = _rss_bytes()
@@ -133,18 +156,40 @@ class _PeakMemory:
             value = _rss_bytes() or 0
             if value > self._high:
                 self._high = value
+            stage = self.stage
+            if stage and value - self._base > self.stage_peaks.get(stage, 0):
+                self.stage_peaks[stage] = value - self._base
 
     def __exit__(self, *exc) -> None:
         import torch
 
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
-            self.peak = torch.cuda.max_memory_allocated(self.device) - self._base
+            self._close_cuda_stage(torch)
+            self.peak = max(self._cuda_high, torch.cuda.max_memory_allocated(self.device) - self._base)
         elif self.measured:
             self._stop.set()
             self._thread.join()
             self._high = max(self._high, _rss_bytes() or 0)
             self.peak = self._high - self._base
+
+
+class _StageContext:
+    """A JobContext stand-in for calibration runs: forwards cancel/progress to the real context
+    (if any) and tells the memory sampler which stage is running."""
+
+    def __init__(self, ctx, peak: _PeakMemory) -> None:
+        self._ctx = ctx
+        self._peak = peak
+
+    def check_cancelled(self) -> None:
+        if self._ctx is not None:
+            self._ctx.check_cancelled()
+
+    def progress(self, stage: str, step: int, total: int, *args, **kwargs) -> None:
+        self._peak.set_stage(stage)
+        if self._ctx is not None:
+            self._ctx.progress(stage, step, total, *args, **kwargs)
 
 
 def _release_cached_heap() -> None:
@@ -218,7 +263,7 @@ def calibrate(pipeline, ctx=None, *, lengths: tuple[float, float] | None = None,
         frames = round(seconds * FRAMES_PER_SECOND)
         best = {"text": math.inf, "vae": math.inf}
         diffusion = {}
-        peaks = {"text": 0, "run": 0}
+        peaks = {"text": 0, "diffusion": 0, "vae": 0}
         for times in CALIBRATION_TIMES:
             req = warm.with_changes(duration=seconds, timesteps=times)
             steps = len(pipeline.schedule_for(req)) - 1
@@ -229,20 +274,24 @@ def calibrate(pipeline, ctx=None, *, lengths: tuple[float, float] | None = None,
                     _encode_once(pipeline, req)
                     best["text"] = min(best["text"], time.perf_counter() - t0)
                 with _PeakMemory(pipeline.models.device) as peak:
-                    result = pipeline(req, ctx)
+                    result = pipeline(req, _StageContext(ctx, peak))
                 timings = dict(result.timings_s)
                 diffusion[steps] = min(diffusion[steps], timings["diffusion"])
                 best["vae"] = min(best["vae"], timings["vae_decode"])
-                peaks = {"text": max(peaks["text"], text_peak.peak), "run": max(peaks["run"], peak.peak)}
+                stage = peak.stage_peaks
+                # Each heavy stage is charged its own peak (the sampler knew which stage ran);
+                # without stage data (no progress seen) the whole run's peak bounds both.
+                peaks = {"text": max(peaks["text"], text_peak.peak),
+                         "diffusion": max(peaks["diffusion"], stage.get("diffusion", peak.peak)),
+                         "vae": max(peaks["vae"], stage.get("vae decode", peak.peak))}
                 measured = measured and peak.measured
         (few, d_few), (many, d_many) = sorted(diffusion.items())
         per_step = max(0.0, (d_many - d_few) / (many - few))
         # Text encoding depends on the caption and lyrics, not on the length: one constant.
         samples["text_encode"].append((frames, best["text"], peaks["text"]))
         samples["diffusion_run"].append((frames, max(0.0, d_few - few * per_step), 0.0))
-        # The whole run's peak is charged to both heavy stages: an upper bound for each.
-        samples["diffusion_step"].append((frames, per_step, peaks["run"]))
-        samples["vae_decode"].append((frames, best["vae"], peaks["run"]))
+        samples["diffusion_step"].append((frames, per_step, peaks["diffusion"]))
+        samples["vae_decode"].append((frames, best["vae"], peaks["vae"]))
     fitted = {name: _fit(points) for name, points in samples.items()}
     text = samples["text_encode"]
     fitted["text_encode"] = StageCost(sum(p[1] for p in text) / len(text), 0.0,
