@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QSpinBox,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -82,6 +83,12 @@ class SettingsDialog(QDialog):
                 box.addItem(tr("automatic") if value == "auto" else value, value)
             box.setCurrentIndex(max(0, box.findData(getattr(settings, name) or "auto")))
             self.runtime[name] = box
+        self.crossfade = QSpinBox()
+        self.crossfade.setObjectName("crossfadeMs")
+        self.crossfade.setRange(0, 500)
+        self.crossfade.setSuffix(tr(" ms"))
+        self.crossfade.setValue(round(settings.crossfade_frames() * 1000 / 48_000))
+        self.crossfade.setToolTip(tr("Equal-power crossfade at the edges of a repainted region and at each comp cut"))
         self.detected = QLabel(device_summary or tr("checking…"))
         self.detected.setObjectName("detectedDevice")
         self.detected.setWordWrap(True)
@@ -93,6 +100,7 @@ class SettingsDialog(QDialog):
         for name, label in RUNTIME_CHOICES:
             form.addRow(tr(label), self.runtime[name])
         form.addRow(tr("Detected"), self.detected)
+        form.addRow(tr("Seam crossfade"), self.crossfade)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -112,6 +120,7 @@ class SettingsDialog(QDialog):
     def chosen(self) -> Settings:
         return self._settings.with_changes(checkpoints=self.folder.text().strip(),
                                            device=self.device.currentData(), dtype=self.dtype.currentData(),
+                                           crossfade_ms=str(self.crossfade.value()),
                                            **{name: box.currentData() for name, box in self.runtime.items()})
 
     def _browse(self) -> None:
