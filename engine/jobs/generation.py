@@ -65,7 +65,12 @@ class GenerateJob(JobSpec):
         return f"{self.request.task}: {n} take{'s' if n != 1 else ''}"
 
     def run(self, models: ModelCache, ctx: JobContext) -> GenerationResult:
-        pipeline, options = self.load_pipeline(models, ctx)
+        from engine.tasks.request import validate_request
+
+        validate_request(self.request)  # a bad request fails before seconds of model loading
+        checkpoints = Path(self.checkpoints)
+        pipeline = self.load_pipeline(models, ctx)
+        options = pipeline.runtime
         if not self.force:
             self._refuse_if_it_cannot_fit(pipeline)
         planner = None
@@ -74,61 +79,19 @@ class GenerateJob(JobSpec):
             # generating it (or generating twice) loads the LM once, not once per pipeline.
             from engine.jobs.planning import PlannerJob
 
-            checkpoints = Path(self.checkpoints)
             lm_root = checkpoints / self.request.lm_model if self.request.lm_model else checkpoints
             planner = PlannerJob(checkpoints=lm_root, device=self.device, quantization=options.quantization,
                                  offload=options.offload).load_lm(models, ctx)
         return pipeline(self.request, ctx, planner=planner)
 
     def load_pipeline(self, models: ModelCache, ctx: JobContext):
-        """The cached (or freshly loaded) pipeline for this job, and the runtime options it has."""
-        from engine.runtime.device import pick_device
-        from engine.tasks.components import resolve_model
-        from engine.tasks.pipeline import GenerationPipeline
-        from engine.tasks.request import validate_request
-
-        validate_request(self.request)  # a bad request fails before seconds of model loading
-        checkpoints = Path(self.checkpoints)
-        folder = resolve_model(checkpoints, self.model, self.request.task)
-        device = pick_device(self.device)
-        options = self.runtime_options(device)
-        dtype = options.dtype
-        key = ModelKey(
-            str(folder.resolve()), str(device), str(dtype).removeprefix("torch."),
-            (PIPELINE_VARIANT, *options.variant()),
-        )
-
-        def load() -> GenerationPipeline:
-            ctx.progress("load models", 0, 1)
-            # `folder` is absolute, so resolve_model inside keeps exactly this folder.
-            pipe = GenerationPipeline.from_checkpoints(
-                checkpoints,
-                model=str(folder.resolve()),
-                task=self.request.task,
-                device=str(device),
-                dtype=dtype,
-                runtime=options,
-            )
-            ctx.progress("load models", 1, 1)
-            return pipe
-
-        ctx.check_cancelled()
-        pipeline = models.get_or_load(key, load)
-        ctx.check_cancelled()
-        return pipeline, options
+        """The cached (or freshly loaded) pipeline for this job, with its runtime options applied."""
+        return cached_pipeline(models, ctx, Path(self.checkpoints), self.model, self.request.task, self.device,
+                               self.dtype, self.runtime)
 
     def runtime_options(self, device):
         """The RuntimeOptions this job runs with on `device` (engine.runtime.options)."""
-        from engine.runtime.options import RuntimeChoices, resolve_options
-
-        choices = self.runtime
-        if choices is None:
-            from engine.settings import load_settings
-
-            choices = RuntimeChoices.from_settings(load_settings())
-        if self.dtype:
-            choices = choices.with_changes(dtype=self.dtype)
-        return resolve_options(device, choices)
+        return runtime_options(device, self.runtime, self.dtype)
 
     def _refuse_if_it_cannot_fit(self, pipeline) -> None:
         from engine.errors import ValidationError
@@ -140,6 +103,49 @@ class GenerateJob(JobSpec):
         result = predict(self.request, calib, pipeline.family)
         if not result.fits:
             raise ValidationError(f"this request will not fit: {result.line} (force it to run anyway)")
+
+
+def runtime_options(device, choices=None, dtype: str | None = None):
+    """The RuntimeOptions for `device`: `choices` (None = the saved Settings'), `dtype` on top."""
+    from engine.runtime.options import RuntimeChoices, resolve_options
+
+    if choices is None:
+        from engine.settings import load_settings
+
+        choices = RuntimeChoices.from_settings(load_settings())
+    if dtype:
+        choices = choices.with_changes(dtype=dtype)
+    return resolve_options(device, choices)
+
+
+def cached_pipeline(models: ModelCache, ctx: JobContext, checkpoints: Path, model: str | None, task: str,
+                    device: str = "auto", dtype: str | None = None, runtime=None):
+    """The GenerationPipeline for (DiT folder, device, runtime options) from the worker's cache,
+    loading it on first use. Shared by GenerateJob and ScoreJob, so scoring a fresh batch loads
+    nothing (both resolve the same options from the saved Settings when `runtime` is None)."""
+    from engine.runtime.device import pick_device
+    from engine.tasks.components import resolve_model
+    from engine.tasks.pipeline import GenerationPipeline
+
+    folder = resolve_model(checkpoints, model, task)
+    picked = pick_device(device)
+    options = runtime_options(picked, runtime, dtype)
+    torch_dtype = options.dtype
+    key = ModelKey(str(folder.resolve()), str(picked), str(torch_dtype).removeprefix("torch."),
+                   (PIPELINE_VARIANT, *options.variant()))
+
+    def load() -> GenerationPipeline:
+        ctx.progress("load models", 0, 1)
+        # `folder` is absolute, so resolve_model inside keeps exactly this folder.
+        pipe = GenerationPipeline.from_checkpoints(checkpoints, model=str(folder.resolve()), task=task,
+                                                   device=str(picked), dtype=torch_dtype, runtime=options)
+        ctx.progress("load models", 1, 1)
+        return pipe
+
+    ctx.check_cancelled()
+    pipeline = models.get_or_load(key, load)
+    ctx.check_cancelled()
+    return pipeline
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -156,5 +162,4 @@ class CalibrateJob(GenerateJob):
     def run(self, models: ModelCache, ctx: JobContext):
         from engine.runtime.preflight import load_or_calibrate
 
-        pipeline, _ = self.load_pipeline(models, ctx)
-        return load_or_calibrate(pipeline, ctx)
+        return load_or_calibrate(self.load_pipeline(models, ctx), ctx)
