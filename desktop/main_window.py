@@ -29,6 +29,7 @@ from desktop.bridge import EngineBridge
 from desktop.controllers.document_controller import DocumentController
 from desktop.controllers.edit_controller import EditController
 from desktop.controllers.generation_controller import GenerationController
+from desktop.controllers.preflight_controller import PreflightController
 from desktop.controllers.region_controller import RegionController
 from desktop.controllers.transport_controller import TransportController
 from desktop.generate_actions import GenerateActions
@@ -93,6 +94,7 @@ class MainWindow(QMainWindow):
         self._owns_bridge = bridge is None
         self._build_docks()
         self.generation = GenerationController(self, self.bridge, self.create_panel, self.inspector, parent=self)
+        self.preflight = PreflightController(self, self.bridge, self.generation, parent=self)
         from desktop.controllers.scoring_controller import ScoringController
 
         self.scoring = ScoringController(self, self.bridge, self.generation, self.inspector, self.lyrics_view,
@@ -403,7 +405,9 @@ class MainWindow(QMainWindow):
         if event.job_id == getattr(self, "_device_job", None) and isinstance(event, JobFinished):
             self._device_report = event.result
             self.device_label.setText(event.result.summary())
-            self.device_label.setToolTip(event.result.problem or self.tr("The device generation runs on"))
+            self.device_label.setToolTip(event.result.problem or "\n".join(
+                (self.tr("The device generation runs on, and the options chosen for it:"), *event.result.options_why)))
+            self.create_panel.preflight.schedule()  # the device kind picks the calibration
 
     def open_settings(self):
         from desktop.settings_dialog import SettingsDialog
@@ -411,6 +415,8 @@ class MainWindow(QMainWindow):
 
         report = getattr(self, "_device_report", None)
         dialog = SettingsDialog(self.generation.settings(), report.summary() if report else "", self)
+        if report is not None:
+            dialog.set_device_summary(report.summary(), report.options_why)
         dialog.accepted.connect(lambda: (save_settings(dialog.chosen()),
                                          self.show_status(self.generation.refresh_models()),
                                          self.models_panel.set_checkpoints(None),

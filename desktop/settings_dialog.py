@@ -27,6 +27,9 @@ from engine.settings import Settings
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 DTYPES = ("", "float32", "bfloat16", "float16")
+# Runtime options (engine.runtime.options.CHOICES): "auto" follows the memory tier.
+RUNTIME_CHOICES = (("offload", "Offload between stages"), ("quantization", "Weights"),
+                   ("compile", "torch.compile"), ("vae_device", "VAE device"))
 
 
 class SettingsDialog(QDialog):
@@ -71,6 +74,16 @@ class SettingsDialog(QDialog):
         for name in DTYPES:
             self.dtype.addItem(name or tr("the device's default"), name)
         self.dtype.setCurrentIndex(max(0, self.dtype.findData(settings.dtype)))
+        from engine.runtime.options import CHOICES
+
+        self.runtime: dict[str, QComboBox] = {}
+        for name, _ in RUNTIME_CHOICES:
+            box = QComboBox()
+            box.setObjectName(f"runtime_{name}")
+            for value in CHOICES[name]:
+                box.addItem(tr("automatic") if value == "auto" else value, value)
+            box.setCurrentIndex(max(0, box.findData(getattr(settings, name) or "auto")))
+            self.runtime[name] = box
         self.crossfade = QSpinBox()
         self.crossfade.setObjectName("crossfadeMs")
         self.crossfade.setRange(0, 500)
@@ -85,6 +98,8 @@ class SettingsDialog(QDialog):
         form.addRow("", self.resolved)
         form.addRow(tr("Device"), self.device)
         form.addRow(tr("Precision"), self.dtype)
+        for name, label in RUNTIME_CHOICES:
+            form.addRow(tr(label), self.runtime[name])
         form.addRow(tr("Detected"), self.detected)
         self.auto_score = QCheckBox(tr("Score new takes after each generation"))
         self.auto_score.setObjectName("scoreAfterGeneration")
@@ -103,14 +118,18 @@ class SettingsDialog(QDialog):
         col.addWidget(buttons)
         self.refresh()
 
-    def set_device_summary(self, text: str) -> None:
+    def set_device_summary(self, text: str, why: tuple[str, ...] = ()) -> None:
+        """The detected device and the options chosen for it; `why` (one reason per option) is
+        the tooltip."""
         self.detected.setText(text)
+        self.detected.setToolTip("\n".join(why))
 
     def chosen(self) -> Settings:
         return self._settings.with_changes(checkpoints=self.folder.text().strip(),
                                            device=self.device.currentData(), dtype=self.dtype.currentData(),
                                            score_after_generation="on" if self.auto_score.isChecked() else "off",
-                                           crossfade_ms=str(self.crossfade.value()))
+                                           crossfade_ms=str(self.crossfade.value()),
+                                           **{name: box.currentData() for name, box in self.runtime.items()})
 
     def _browse(self) -> None:
         path = dialogs.ask_models_folder(self, self.folder.text())

@@ -164,16 +164,24 @@ class GenerationController(QObject):
         except ValidationError as exc:
             self.panel.show_error(exc)
             return None
+        preflight = getattr(self.window, "preflight", None)  # a request that cannot fit asks first
+        force = preflight.confirm() if preflight is not None else False
+        if force is None:
+            return None
         return self._submit_generation(PendingJob(KIND_BATCH, self.project, request, placement,
-                                                  extra_meta=extra, model=model))
+                                                  extra_meta=extra, model=model), force=force)
 
-    def _submit_generation(self, pending: PendingJob, label: str | None = None) -> str | None:
+    def _submit_generation(self, pending: PendingJob, label: str | None = None, force: bool = False) -> str | None:
         from engine.studio.session import generation_job
 
         settings = self.settings()
         job = generation_job(pending.request, checkpoints=self.checkpoints().path, model=pending.model,
                              device=settings.device or "auto", dtype=settings.dtype or None,
                              label=label or batch_label(pending.request.caption, pending.request.batch_size))
+        if force:
+            from dataclasses import replace
+
+            job = replace(job, force=True)
         try:
             job_id = self.bridge.submit(job)
         except LegatoError as exc:

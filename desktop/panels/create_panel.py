@@ -32,6 +32,7 @@ from desktop.panels.advanced_options import AdvancedOptions
 from desktop.panels.form_rows import ERROR_STYLE, Collapsible, FieldErrors, row_of
 from desktop.panels.lyrics_editor import LyricsEditor
 from desktop.panels.model_choice import describe_variant, is_turbo
+from desktop.panels.preflight_line import PreflightLine
 from engine.errors import ValidationError
 from engine.planner.constants import KEYSCALES, LANGUAGES
 from engine.tasks import text_fields
@@ -137,8 +138,8 @@ class CreatePanel(QWidget):
         self.placement.addItem(tr("A new track"), PLACE_NEW_TRACK)
         self.placement.addItem(tr("The selected track, at the selection start"), PLACE_AT_SELECTION)
         place_form.addRow(tr("Put takes on"), self.placement)
-        self.preflight = _hint("")
-        self.preflight.setObjectName("preflight")
+        self.preflight = PreflightLine()  # its label is "preflight"; the controller gives it a source
+        self.preflight.setObjectName("preflightLine")
         self.general_error = QLabel()
         self.general_error.setObjectName("generalError")
         self.general_error.setStyleSheet(ERROR_STYLE)
@@ -190,6 +191,7 @@ class CreatePanel(QWidget):
         self._sync_task()
         self._sync_duration_hint(False)
         self.set_dit_models([])
+        self.preflight.watch(self)  # any field change re-predicts (debounced)
 
     # --- pages ----------------------------------------------------------------------------
     def _simple_page(self) -> QWidget:

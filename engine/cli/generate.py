@@ -122,6 +122,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="only predict memory and time for this request on this device (measures the "
                           "device once, then uses the stored calibration); generates nothing")
     run.add_argument("--force", action="store_true", help="run even if the preflight says it will not fit")
+    # Runtime options (engine.runtime.options); unset = the saved Settings' choice ("auto" by default).
+    run.add_argument("--offload", choices=("auto", "on", "off"), help="models leave the accelerator between stages")
+    run.add_argument("--quantization", choices=("auto", "none", "int8"), help="DiT and LM weights (torchao)")
+    run.add_argument("--compile", choices=("auto", "on", "off"), help="torch.compile the DiT decoder")
+    run.add_argument("--vae-device", choices=("auto", "cpu"), help="cpu: decode (and encode) on the CPU")
     p.set_defaults(func=run_generate)
 
 
@@ -282,7 +287,7 @@ def run_generate(args: argparse.Namespace) -> int:
         check_format_available("mp3")
 
     if args.dry_run:
-        return _dry_run(request, args.checkpoints, model, device, dtype)
+        return _dry_run(request, args.checkpoints, model, device, dtype, _runtime_choices(args))
 
     bar = ProgressBar(enabled=not args.quiet)
     done = threading.Event()
@@ -299,7 +304,7 @@ def run_generate(args: argparse.Namespace) -> int:
     from engine.models.locations import checkpoints_dir
 
     job = GenerateJob(request=request, checkpoints=checkpoints_dir(args.checkpoints), model=model, device=device,
-                      dtype=dtype, force=args.force)
+                      dtype=dtype, force=args.force, runtime=_runtime_choices(args))
     job_id = queue.submit(job)
     try:
         while not done.wait(0.1):
@@ -334,10 +339,20 @@ def run_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _dry_run(request, checkpoints, model, device, dtype) -> int:
+def _runtime_choices(args):
+    """The saved Settings' runtime choices with this command's flags on top."""
+    from engine.runtime.options import RuntimeChoices
+    from engine.settings import load_settings
+
+    return RuntimeChoices.from_settings(load_settings()).with_changes(
+        offload=args.offload, quantization=args.quantization, compile=args.compile, vae_device=args.vae_device)
+
+
+def _dry_run(request, checkpoints, model, device, dtype, choices=None) -> int:
     """Print the preflight for `request`: fits or not, peak memory, seconds per stage."""
     from engine.models.locations import checkpoints_dir
-    from engine.runtime.device import default_dtypes, pick_device
+    from engine.runtime.device import pick_device
+    from engine.runtime.options import RuntimeChoices, resolve_options
     from engine.runtime.preflight import (
         calibration_key,
         calibration_path,
@@ -351,8 +366,9 @@ def _dry_run(request, checkpoints, model, device, dtype) -> int:
     root = checkpoints_dir(checkpoints)
     folder = resolve_model(root, model, request.task)
     picked = pick_device(device)
+    options = resolve_options(picked, (choices or RuntimeChoices()).with_changes(dtype=dtype))
     pipe = GenerationPipeline.from_checkpoints(root, model=str(folder.resolve()), task=request.task,
-                                               device=str(picked), dtype=default_dtypes(picked, dtype).dit)
+                                               device=str(picked), runtime=options)
     if stored_calibration(calibration_key(pipe)) is None:
         print(f"measuring {picked} once for {folder.name} (stored in {calibration_path()})...", file=sys.stderr)
     result = predict(request, load_or_calibrate(pipe), pipe.family)

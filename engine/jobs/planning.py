@@ -38,12 +38,17 @@ class PlannerJob(JobSpec):
         device: "auto", "cpu", "cuda", "cuda:N" or "mps".
         dtype: "float32", "bfloat16", "float16"; None = bfloat16 on CUDA, float32 elsewhere (upstream).
         max_duration: The memory tier's longest song with the LM, seconds; None = the planner's default.
+        quantization: "none" or a runtime quantisation mode (engine.runtime.options.QUANTIZERS)
+            applied to the LM's weights after loading.
+        offload: park the LM on the CPU between uses (the pipeline moves it for its stage).
     """
 
     checkpoints: str | Path
     device: str = "auto"
     dtype: str | None = None
     max_duration: int | None = None
+    quantization: str = "none"
+    offload: bool = False
 
     def load_lm(self, models: ModelCache, ctx: JobContext) -> PlannerLM:
         """The PlannerLM from the cache, loading it on first use."""
@@ -62,13 +67,21 @@ class PlannerJob(JobSpec):
             str(folder),
             str(device),
             str(dtype).removeprefix("torch."),
-            (PLANNER_VARIANT, str(self.max_duration)),
+            (PLANNER_VARIANT, str(self.max_duration), f"quant={self.quantization}", f"offload={self.offload}"),
         )
 
         def load() -> PlannerLM:
             ctx.progress("load planner", 0, 1)
             extra: dict[str, Any] = {} if self.max_duration is None else {"max_duration": self.max_duration}
             lm = PlannerLM.load(folder, device=str(device), dtype=dtype, **extra)
+            if self.quantization != "none":
+                from engine.runtime.options import apply_quantization
+
+                apply_quantization(lm.model, self.quantization)
+            if self.offload:
+                from engine.runtime.options import StageOffloader
+
+                StageOffloader(device, enabled=True).park(lm.model)
             ctx.progress("load planner", 1, 1)
             return lm
 

@@ -25,27 +25,71 @@ from engine.errors import ValidationError
 AUTO = "auto"
 CHOICES = {
     "offload": ("auto", "on", "off"),
+    # Quantisation modes other than "auto"/"none" are keys of QUANTIZERS (below); a new mode is
+    # one entry there plus its name here.
     "quantization": ("auto", "none", "int8"),
     "compile": ("auto", "on", "off"),
     "vae_device": ("auto", "cpu"),
 }
+DTYPE_FILE = "measured_dtype.json"  # under engine.settings.data_dir(): one measurement per device
+
+
+@dataclass(frozen=True)
+class RuntimeChoices:
+    """What the user asked for (each "auto" or an explicit value; dtype "" = automatic).
+
+    The job carries this (frozen, hashable) instead of the whole Settings; `from_settings` copies
+    the saved Settings' runtime fields.
+    """
+
+    offload: str = AUTO
+    quantization: str = AUTO
+    compile: str = AUTO
+    vae_device: str = AUTO
+    dtype: str = ""
+
+    @classmethod
+    def from_settings(cls, settings) -> RuntimeChoices:
+        return cls(**{name: getattr(settings, name) for name in ("offload", "quantization", "compile",
+                                                                  "vae_device", "dtype")})
+
+    def with_changes(self, **changes) -> RuntimeChoices:
+        from dataclasses import replace
+
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
 @dataclass(frozen=True)
 class RuntimeOptions:
     offload: bool  # text encoder, LM, DiT and VAE leave the accelerator when their stage is over
-    int8: bool  # INT8 weight-only quantisation of the DiT and the LM (torchao)
-    compile: bool  # torch.compile the DiT
+    quantization: str  # "none" or a QUANTIZERS key ("int8": torchao weight-only) for the DiT and LM
+    compile: bool  # torch.compile the DiT's decoder
     vae_on_cpu: bool  # decode on the CPU (the last resort after smaller tiles)
     dtype: torch.dtype
     why: tuple[str, ...]  # one reason per choice, for Settings and the status bar
 
+    @property
+    def int8(self) -> bool:
+        return self.quantization == "int8"
+
     def describe(self) -> str:
         parts = [str(self.dtype).removeprefix("torch."), "offload" if self.offload else "no offload",
-                 "INT8" if self.int8 else "full weights", "compiled" if self.compile else "eager"]
+                 QUANTIZER_LABELS.get(self.quantization, self.quantization) if self.quantization != "none"
+                 else "full weights", "compiled" if self.compile else "eager"]
         if self.vae_on_cpu:
             parts.append("CPU VAE")
         return ", ".join(parts)
+
+    def variant(self) -> tuple[str, ...]:
+        """What changes the loaded models (ModelCache key part): another choice loads anew."""
+        return (f"quant={self.quantization}", f"compile={self.compile}", f"offload={self.offload}",
+                f"vae_cpu={self.vae_on_cpu}")
+
+    def to_record(self) -> dict[str, str]:
+        """The options a take was made with, for its provenance."""
+        return {"offload": "on" if self.offload else "off", "quantization": self.quantization,
+                "compile": "on" if self.compile else "off", "vae_device": "cpu" if self.vae_on_cpu else "device",
+                "dtype": str(self.dtype).removeprefix("torch.")}
 
 
 def _setting(settings, name: str) -> str:
@@ -74,11 +118,10 @@ def choose_options(device: torch.device | str, tier, settings=None, *, measured_
         why.append(f"offload {offload_setting}: Settings")
     quant = _setting(settings, "quantization")
     if quant == AUTO:
-        int8 = accelerator and device.type != "mps" and tier.int8
-        why.append(f"INT8 {'on' if int8 else 'off'}: {tier.name}")
+        quant = "int8" if accelerator and device.type != "mps" and tier.int8 else "none"
+        why.append(f"quantization {quant}: {tier.name}")
     else:
-        int8 = quant == "int8"
-        why.append(f"INT8 {'on' if int8 else 'off'}: Settings")
+        why.append(f"quantization {quant}: Settings")
     comp = _setting(settings, "compile")
     if comp == AUTO:
         compiled = device.type == "cuda"  # compile pays off on CUDA; on CPU the warm-up dominates short jobs
@@ -99,7 +142,7 @@ def choose_options(device: torch.device | str, tier, settings=None, *, measured_
     else:
         dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
         why.append("dtype: device default (not measured yet)")
-    return RuntimeOptions(offload, int8, compiled, vae_cpu, dtype, tuple(why))
+    return RuntimeOptions(offload, quant, compiled, vae_cpu, dtype, tuple(why))
 
 
 def measure_dtype(device: torch.device | str, *, size: int = 512, repeats: int = 3) -> tuple[torch.dtype, dict[str, float]]:
@@ -127,6 +170,44 @@ def measure_dtype(device: torch.device | str, *, size: int = 512, repeats: int =
     return faster, times
 
 
+def automatic_dtype(device: torch.device | str, path=None) -> torch.dtype:
+    """The measured faster dtype for `device`: stored after the first measurement (about 2 s on a
+    CPU without bf16 units), keyed by device and torch version, so jobs never re-measure."""
+    import json
+    import os
+
+    from engine.settings import data_dir
+
+    device = torch.device(device)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
+    key = f"{device.type}|{name}|torch {torch.__version__}"
+    path = path or data_dir() / DTYPE_FILE
+    try:
+        store = json.loads(path.read_text(encoding="utf-8"))
+        store = store if isinstance(store, dict) else {}
+    except (OSError, ValueError):
+        store = {}
+    if store.get(key) in ("float32", "bfloat16"):
+        return getattr(torch, store[key])
+    dtype, _ = measure_dtype(device, size=256, repeats=2)
+    store[key] = str(dtype).removeprefix("torch.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(store, indent=1, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, path)
+    return dtype
+
+
+def resolve_options(device: torch.device | str, choices: RuntimeChoices | None = None) -> RuntimeOptions:
+    """`choose_options` for this machine: its memory tier and (unless chosen) its measured dtype."""
+    from engine.runtime.memory_tier import detect_tier
+
+    choices = choices or RuntimeChoices()
+    device = torch.device(device)
+    measured = None if choices.dtype else automatic_dtype(device)
+    return choose_options(device, detect_tier(device), choices, measured_dtype=measured)
+
+
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -144,9 +225,25 @@ def apply_int8_weight_only(module: torch.nn.Module) -> torch.nn.Module:
     return module
 
 
+QUANTIZERS = {"int8": apply_int8_weight_only}  # mode -> in-place quantiser of a module
+QUANTIZER_LABELS = {"int8": "INT8 weights"}
+
+
+def apply_quantization(module: torch.nn.Module, mode: str) -> torch.nn.Module:
+    """Quantise `module` in place with `mode` ("none": unchanged)."""
+    if mode == "none":
+        return module
+    if mode not in QUANTIZERS:
+        raise ValidationError(f"quantization must be one of none, {', '.join(QUANTIZERS)}, got {mode!r}")
+    return QUANTIZERS[mode](module)
+
+
 def maybe_compile(module: torch.nn.Module, enabled: bool) -> torch.nn.Module:
-    """`torch.compile(module)` when enabled, else the module unchanged."""
-    return torch.compile(module) if enabled else module
+    """Compile `module` in place (`nn.Module.compile`) when enabled: it keeps its type, attributes
+    and state-dict keys, unlike the OptimizedModule wrapper `torch.compile(module)` returns."""
+    if enabled:
+        module.compile()
+    return module
 
 
 class StageOffloader:
@@ -159,10 +256,15 @@ class StageOffloader:
         self.device = torch.device(device)
         self.enabled = enabled and self.device.type != "cpu"
         self.home = torch.device(home)
+        self._pinned: set[int] = set()  # id()s of modules that stay where they are (the CPU VAE)
+
+    def pin(self, module: torch.nn.Module) -> None:
+        """Never move `module` (e.g. a VAE the user put on the CPU)."""
+        self._pinned.add(id(module))
 
     @contextlib.contextmanager
     def use(self, module: torch.nn.Module) -> Iterator[torch.nn.Module]:
-        if not self.enabled:
+        if not self.enabled or id(module) in self._pinned:
             yield module
             return
         module.to(self.device)
@@ -175,5 +277,5 @@ class StageOffloader:
 
     def park(self, module: torch.nn.Module) -> None:
         """Move a model off the accelerator now (e.g. right after loading)."""
-        if self.enabled:
+        if self.enabled and id(module) not in self._pinned:
             module.to(self.home)

@@ -102,12 +102,34 @@ class PreflightResult:
 
 
 class _PeakMemory:
-    """Peak memory while the block runs, above what was in use when it started."""
+    """Peak memory while the block runs, above what was in use when it started.
+
+    `stage_peaks`: the same peak per pipeline stage, when the run's progress is fed to
+    `set_stage` (see `_StageContext`), so each stage is charged its own memory, not the run's.
+    """
 
     def __init__(self, device) -> None:
         self.device = device
         self.peak = 0
         self.measured = True
+        self.stage = ""
+        self.stage_peaks: dict[str, int] = {}
+
+    def set_stage(self, stage: str) -> None:
+        if stage == self.stage:
+            return
+        if self.device.type == "cuda":
+            import torch
+
+            self._close_cuda_stage(torch)
+            torch.cuda.reset_peak_memory_stats(self.device)
+        self.stage = stage
+
+    def _close_cuda_stage(self, torch) -> None:
+        if self.stage:
+            used = torch.cuda.max_memory_allocated(self.device) - self._base
+            self.stage_peaks[self.stage] = max(self.stage_peaks.get(self.stage, 0), used)
+            self._cuda_high = max(self._cuda_high, used)
 
     def __enter__(self) -> _PeakMemory:
         import torch
@@ -116,6 +138,7 @@ class _PeakMemory:
             torch.cuda.synchronize(self.device)
             torch.cuda.reset_peak_memory_stats(self.device)
             self._base = torch.cuda.memory_allocated(self.device)
+            self._cuda_high = 0
             return self
         _release_cached_heap()
         self._base = _rss_bytes()
@@ -133,18 +156,40 @@ class _PeakMemory:
             value = _rss_bytes() or 0
             if value > self._high:
                 self._high = value
+            stage = self.stage
+            if stage and value - self._base > self.stage_peaks.get(stage, 0):
+                self.stage_peaks[stage] = value - self._base
 
     def __exit__(self, *exc) -> None:
         import torch
 
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
-            self.peak = torch.cuda.max_memory_allocated(self.device) - self._base
+            self._close_cuda_stage(torch)
+            self.peak = max(self._cuda_high, torch.cuda.max_memory_allocated(self.device) - self._base)
         elif self.measured:
             self._stop.set()
             self._thread.join()
             self._high = max(self._high, _rss_bytes() or 0)
             self.peak = self._high - self._base
+
+
+class _StageContext:
+    """A JobContext stand-in for calibration runs: forwards cancel/progress to the real context
+    (if any) and tells the memory sampler which stage is running."""
+
+    def __init__(self, ctx, peak: _PeakMemory) -> None:
+        self._ctx = ctx
+        self._peak = peak
+
+    def check_cancelled(self) -> None:
+        if self._ctx is not None:
+            self._ctx.check_cancelled()
+
+    def progress(self, stage: str, step: int, total: int, *args, **kwargs) -> None:
+        self._peak.set_stage(stage)
+        if self._ctx is not None:
+            self._ctx.progress(stage, step, total, *args, **kwargs)
 
 
 def _release_cached_heap() -> None:
@@ -192,7 +237,13 @@ def calibration_key(pipeline) -> str:
 
     models = pipeline.models
     ids = ",".join(f"{i.name}:" + "+".join(d[:12] for _, d in i.weight_sha256) for i in models.identities)
-    return f"{models.device}|{str(models.dtype).replace('torch.', '')}|torch {torch.__version__}|{ids}"
+    # Options that change speed or memory are part of the key; plain options (no quantisation,
+    # eager, no offload, VAE on the device) measure the same as a pipeline built without any.
+    runtime = getattr(pipeline, "runtime", None)
+    plain = runtime is None or not (runtime.quantization != "none" or runtime.compile or runtime.offload
+                                    or runtime.vae_on_cpu)
+    options = "" if plain else "|" + ",".join(runtime.variant())
+    return f"{models.device}|{str(models.dtype).replace('torch.', '')}|torch {torch.__version__}|{ids}{options}"
 
 
 def calibrate(pipeline, ctx=None, *, lengths: tuple[float, float] | None = None,
@@ -212,7 +263,7 @@ def calibrate(pipeline, ctx=None, *, lengths: tuple[float, float] | None = None,
         frames = round(seconds * FRAMES_PER_SECOND)
         best = {"text": math.inf, "vae": math.inf}
         diffusion = {}
-        peaks = {"text": 0, "run": 0}
+        peaks = {"text": 0, "diffusion": 0, "vae": 0}
         for times in CALIBRATION_TIMES:
             req = warm.with_changes(duration=seconds, timesteps=times)
             steps = len(pipeline.schedule_for(req)) - 1
@@ -223,20 +274,24 @@ def calibrate(pipeline, ctx=None, *, lengths: tuple[float, float] | None = None,
                     _encode_once(pipeline, req)
                     best["text"] = min(best["text"], time.perf_counter() - t0)
                 with _PeakMemory(pipeline.models.device) as peak:
-                    result = pipeline(req, ctx)
+                    result = pipeline(req, _StageContext(ctx, peak))
                 timings = dict(result.timings_s)
                 diffusion[steps] = min(diffusion[steps], timings["diffusion"])
                 best["vae"] = min(best["vae"], timings["vae_decode"])
-                peaks = {"text": max(peaks["text"], text_peak.peak), "run": max(peaks["run"], peak.peak)}
+                stage = peak.stage_peaks
+                # Each heavy stage is charged its own peak (the sampler knew which stage ran);
+                # without stage data (no progress seen) the whole run's peak bounds both.
+                peaks = {"text": max(peaks["text"], text_peak.peak),
+                         "diffusion": max(peaks["diffusion"], stage.get("diffusion", peak.peak)),
+                         "vae": max(peaks["vae"], stage.get("vae decode", peak.peak))}
                 measured = measured and peak.measured
         (few, d_few), (many, d_many) = sorted(diffusion.items())
         per_step = max(0.0, (d_many - d_few) / (many - few))
         # Text encoding depends on the caption and lyrics, not on the length: one constant.
         samples["text_encode"].append((frames, best["text"], peaks["text"]))
         samples["diffusion_run"].append((frames, max(0.0, d_few - few * per_step), 0.0))
-        # The whole run's peak is charged to both heavy stages: an upper bound for each.
-        samples["diffusion_step"].append((frames, per_step, peaks["run"]))
-        samples["vae_decode"].append((frames, best["vae"], peaks["run"]))
+        samples["diffusion_step"].append((frames, per_step, peaks["diffusion"]))
+        samples["vae_decode"].append((frames, best["vae"], peaks["vae"]))
     fitted = {name: _fit(points) for name, points in samples.items()}
     text = samples["text_encode"]
     fitted["text_encode"] = StageCost(sum(p[1] for p in text) / len(text), 0.0,
@@ -293,10 +348,44 @@ def stored_calibration(key: str, path: Path | None = None) -> Calibration | None
         return None  # written by another version: measure again
 
 
-def save_calibration(calib: Calibration, path: Path | None = None) -> Path:
+MODEL_INDEX = "_by_model"  # store section: "<DiT folder>|<device type>" -> the latest key + family
+
+
+def model_alias(dit_folder: str | Path, device_type: str) -> str:
+    return f"{Path(dit_folder).resolve()}|{device_type}"
+
+
+def pipeline_alias(pipeline) -> tuple[str, str] | None:
+    """(alias, family) of a pipeline built from a checkpoints folder, for the torch-free lookup."""
+    ids = pipeline.models.identities
+    if not ids:
+        return None
+    return model_alias(ids[0].path, pipeline.models.device.type), pipeline.family
+
+
+def calibration_for_model(dit_folder: str | Path, device_type: str, path: Path | None = None
+                          ) -> tuple[Calibration, str] | None:
+    """The latest calibration measured for this DiT folder on this kind of device, and the
+    model's family, without loading anything (the app's preflight line runs on the UI thread).
+    Runtime options or the weights may have changed since; the next measurement replaces it."""
+    store = _read_store(path or calibration_path())
+    entry = (store.get(MODEL_INDEX) or {}).get(model_alias(dit_folder, device_type))
+    if not isinstance(entry, dict) or not isinstance(store.get(entry.get("key")), dict):
+        return None
+    try:
+        return Calibration.from_json(store[entry["key"]]), str(entry.get("family", "turbo"))
+    except (TypeError, KeyError):
+        return None
+
+
+def save_calibration(calib: Calibration, path: Path | None = None, alias: tuple[str, str] | None = None) -> Path:
     path = path or calibration_path()
     store = _read_store(path)
     store[calib.key] = calib.to_json()
+    if alias is not None:
+        index = store.get(MODEL_INDEX) if isinstance(store.get(MODEL_INDEX), dict) else {}
+        index[alias[0]] = {"key": calib.key, "family": alias[1]}
+        store[MODEL_INDEX] = index
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(store, indent=1, sort_keys=True), encoding="utf-8")
@@ -308,9 +397,12 @@ def load_or_calibrate(pipeline, ctx=None, path: Path | None = None) -> Calibrati
     """The stored calibration for this pipeline, measuring (and storing) it on first use."""
     found = stored_calibration(calibration_key(pipeline), path)
     if found is not None:
+        alias = pipeline_alias(pipeline)
+        if alias is not None and calibration_for_model(alias[0].rsplit("|", 1)[0], alias[0].rsplit("|", 1)[1], path) is None:
+            save_calibration(found, path, alias=alias)  # stored by an older version: index it
         return found
     calib = calibrate(pipeline, ctx)
-    save_calibration(calib, path)
+    save_calibration(calib, path, alias=pipeline_alias(pipeline))
     return calib
 
 
@@ -320,10 +412,10 @@ def load_or_calibrate(pipeline, ctx=None, path: Path | None = None) -> Calibrati
 def available_bytes(device) -> int:
     """Memory a job may use: the accelerator's total, or the RAM the OS says is available
     (plus what this process already holds, since the loaded weights are in it)."""
-    import torch
+    if str(device).startswith("cuda"):  # torch is loaded whenever a CUDA calibration exists
+        import torch
 
-    device = torch.device(device)
-    if device.type == "cuda":
+        device = torch.device(device)
         return int(torch.cuda.get_device_properties(device.index or 0).total_memory)
     try:
         with open("/proc/meminfo", encoding="ascii") as handle:

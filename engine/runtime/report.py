@@ -27,14 +27,17 @@ class DeviceReport:
     max_batch: int
     dtype: str  # the DiT dtype the device uses by default
     problem: str = ""  # e.g. the requested device is not available
+    options: str = ""  # the chosen runtime options, e.g. "float32, no offload, full weights, eager"
+    options_why: tuple[str, ...] = ()  # one reason per choice (tier, Settings, measured)
 
     def summary(self) -> str:
         memory = f"{self.memory_gb:.0f} GB" if self.memory_gb else (f"{self.ram_gb:.0f} GB RAM" if self.ram_gb else "")
-        parts = [self.name, memory, f"tier {self.tier}", self.dtype]
+        parts = [self.name, memory, f"tier {self.tier}", self.options or self.dtype]
         return " · ".join(p for p in parts if p)
 
 
-def device_report(requested: str = "auto") -> DeviceReport:
+def device_report(requested: str = "auto", choices=None) -> DeviceReport:
+    """`choices`: the RuntimeChoices to resolve (None = the saved Settings')."""
     import os
 
     import torch
@@ -55,10 +58,21 @@ def device_report(requested: str = "auto") -> DeviceReport:
     else:
         name = f"CPU ({os.cpu_count() or 1} cores)"
     tier = detect_tier(device)
+    from engine.runtime.options import RuntimeChoices, resolve_options
+
+    if choices is None:
+        from engine.settings import load_settings
+
+        choices = RuntimeChoices.from_settings(load_settings())
+    try:
+        options = resolve_options(device, choices)
+    except ValidationError as exc:  # a hand-edited settings file with a value we do not know
+        options, problem = None, problem or str(exc)
     return DeviceReport(
         device=device.type, name=name, memory_gb=accelerator_memory_gb(device), ram_gb=system_ram_gb(),
         tier=tier.name, max_duration_s=tier.max_duration_without_lm, max_batch=tier.max_batch_without_lm,
-        dtype=str(default_dtypes(device).dit).removeprefix("torch."), problem=problem,
+        dtype=str(options.dtype if options else default_dtypes(device).dit).removeprefix("torch."), problem=problem,
+        options=options.describe() if options else "", options_why=options.why if options else (),
     )
 
 

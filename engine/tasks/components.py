@@ -28,9 +28,18 @@ VAE_FOLDER = "vae"
 
 
 def _read_config(folder: Path) -> dict:
-    """config.json through the checkpoint guard (size/depth caps, never a RecursionError)."""
+    """The DiT's identifying config: config.json (original layout) through the checkpoint guard
+    (size/depth caps, never a RecursionError), or, for a diffusers-layout folder (model_index.json,
+    no top-level config.json), the facts model choice needs from its transformer's config."""
     from engine.models.config_guard import read_json
 
+    if not (folder / "config.json").is_file() and (folder / "model_index.json").is_file():
+        index = read_json(folder / "model_index.json")
+        if "transformer" not in index:
+            return {}
+        transformer = read_json(folder / "transformer" / "config.json")
+        return {"model_type": "acestep", "is_turbo": bool(transformer.get("is_turbo", False)),
+                "model_version": transformer.get("model_version")}
     return read_json(folder / "config.json")
 
 
@@ -52,8 +61,7 @@ def installed_dits(checkpoints: Path) -> list[Path]:
     if not checkpoints.is_dir():
         return found
     for folder in sorted(checkpoints.iterdir()):
-        cfg = folder / "config.json"
-        if cfg.is_file():
+        if (folder / "config.json").is_file() or (folder / "model_index.json").is_file():
             try:
                 if _read_config(folder).get("model_type") == "acestep":
                     found.append(folder)
@@ -145,8 +153,10 @@ class GenerationModels:
 
 
 def load_generation_models(checkpoints: Path, dit_folder: Path, device: str, dtype: torch.dtype,
-                           vae_dtype: torch.dtype | None = None) -> GenerationModels:
-    """Load DiT + text encoder + VAE from a checkpoints tree in the upstream layout."""
+                           vae_dtype: torch.dtype | None = None, vae_device: str | None = None) -> GenerationModels:
+    """Load DiT + text encoder + VAE from a checkpoints tree in the upstream layout.
+
+    `vae_device`: where the VAE lives (None = `device`; "cpu" is the runtime option "CPU VAE")."""
     from engine.models.dit_loader import load_dit
 
     dit = load_dit(dit_folder, dtype=dtype, device=device)
@@ -160,7 +170,7 @@ def load_generation_models(checkpoints: Path, dit_folder: Path, device: str, dty
 
     text = TextEncoder.load(text_folder, dtype=dtype, device=device)
     # The VAE runs in fp32 unless told otherwise (upstream: bf16 on CUDA, fp32 on CPU).
-    vae = AudioVAE.load(vae_folder, dtype=vae_dtype or torch.float32, device=device)
+    vae = AudioVAE.load(vae_folder, dtype=vae_dtype or torch.float32, device=vae_device or device)
     identities = tuple(model_identity(f) for f in (dit_folder, text_folder, vae_folder))
     return GenerationModels(dit=dit, text=text, vae=vae, identities=identities,
                             device=torch.device(device), dtype=dtype)

@@ -26,6 +26,7 @@ import torch
 from engine.errors import ValidationError
 from engine.jobs.context import JobContext
 from engine.planner.constants import CAPTION_TOKEN_CAP
+from engine.runtime.options import StageOffloader
 from engine.sampling.dcw import DcwConfig
 from engine.sampling.sampler import GuidanceConfig, SamplerOptions
 from engine.sampling.schedules import base_schedule, nearest_schedule_index, turbo_schedule
@@ -71,8 +72,12 @@ class GenerationPipeline:
     """
 
     def __init__(self, models: GenerationModels, model_family: str, checkpoints: Path | None = None,
-                 lm_caption_token_cap: int = CAPTION_TOKEN_CAP):
+                 lm_caption_token_cap: int = CAPTION_TOKEN_CAP, runtime=None, offloader=None):
         self.models = models
+        # The runtime options the models were prepared with (engine.runtime.options; None = plain
+        # load) and the offloader that moves each model onto the accelerator for its stage only.
+        self.runtime = runtime
+        self.offloader = offloader or StageOffloader("cpu", enabled=False)
         self.checkpoints = checkpoints
         # Thinking phase 1 writes at most this many caption tokens (upstream 512). A weak LM
         # (e.g. the tiny test checkpoints) never ends its caption on its own, so phase 1 runs to
@@ -87,13 +92,23 @@ class GenerationPipeline:
     @classmethod
     def from_checkpoints(cls, checkpoints: Path | str, model: str | None = None, task: str = "text2music",
                          device: str = "cpu", dtype: torch.dtype = torch.float32,
-                         lm_caption_token_cap: int = CAPTION_TOKEN_CAP) -> GenerationPipeline:
+                         lm_caption_token_cap: int = CAPTION_TOKEN_CAP, runtime=None) -> GenerationPipeline:
+        """`runtime`: RuntimeOptions to apply (its dtype replaces `dtype`); None = a plain load."""
         from engine.tasks.components import model_family
 
         checkpoints = Path(checkpoints)
         folder = resolve_model(checkpoints, model, task)
-        models = load_generation_models(checkpoints, folder, device, dtype)
-        return cls(models, model_family(folder), checkpoints, lm_caption_token_cap=lm_caption_token_cap)
+        if runtime is None:
+            models = load_generation_models(checkpoints, folder, device, dtype)
+            offloader = None
+        else:
+            from engine.tasks.runtime_setup import apply_runtime_options
+
+            models = load_generation_models(checkpoints, folder, device, runtime.dtype,
+                                            vae_device="cpu" if runtime.vae_on_cpu else None)
+            offloader = apply_runtime_options(models, runtime)
+        return cls(models, model_family(folder), checkpoints, lm_caption_token_cap=lm_caption_token_cap,
+                   runtime=runtime, offloader=offloader)
 
     @property
     def dit(self):
@@ -344,7 +359,8 @@ class GenerationPipeline:
         # 4. prompts
         ctx.progress("text encode", 0, 1)
         t0 = time.perf_counter()
-        prompt = self.encode_prompt(plan, len(seeds))
+        with self.offloader.use(self.models.text.model):
+            prompt = self.encode_prompt(plan, len(seeds))
         timings["text_encode"] = time.perf_counter() - t0
         ctx.progress("text encode", 1, 1)
         ctx.check_cancelled()
@@ -354,7 +370,8 @@ class GenerationPipeline:
         if encodes_audio:
             ctx.progress("vae encode", 0, 1)
         schedule = self.schedule_for(req)
-        inputs, schedule = self.diffusion_inputs(plan, req, seeds, prompt, schedule)
+        with self.offloader.use(self.models.vae.model), self.offloader.use(self.dit):
+            inputs, schedule = self.diffusion_inputs(plan, req, seeds, prompt, schedule)
         if encodes_audio:
             ctx.progress("vae encode", 1, 1)
         timings["vae_encode"] = time.perf_counter() - t0
@@ -375,7 +392,8 @@ class GenerationPipeline:
             ctx.progress("diffusion", i, total)
 
         t0 = time.perf_counter()
-        latents = run_diffusion(self.dit, inputs, options, noise, sde_noise=sde_noise, on_step=on_step)
+        with self.offloader.use(self.dit):
+            latents = run_diffusion(self.dit, inputs, options, noise, sde_noise=sde_noise, on_step=on_step)
         ctx.progress("diffusion", steps, steps)
         timings["diffusion"] = time.perf_counter() - t0
         latents = latents.float()
@@ -384,15 +402,17 @@ class GenerationPipeline:
         # 8. decode (items one at a time, as upstream) and post-process
         t0 = time.perf_counter()
         audios = []
-        for k in range(len(seeds)):
-            ctx.check_cancelled()
-            ctx.progress("vae decode", k, len(seeds))
-            wav = self.models.vae.decode(latents[k : k + 1], on_tile=ctx.check_cancelled)[0].cpu().numpy()  # [2, T·1920]
-            audios.append(self._postprocess(wav, plan, req))
+        with self.offloader.use(self.models.vae.model):
+            for k in range(len(seeds)):
+                ctx.check_cancelled()
+                ctx.progress("vae decode", k, len(seeds))
+                wav = self.models.vae.decode(latents[k : k + 1], on_tile=ctx.check_cancelled)[0].cpu().numpy()  # [2, T·1920]
+                audios.append(self._postprocess(wav, plan, req))
         ctx.check_cancelled()  # a cancel during the last tile: no takes come out of a cancelled job
         ctx.progress("vae decode", len(seeds), len(seeds))
         timings["vae_decode"] = time.perf_counter() - t0
-        codes = self._codes_of(latents)
+        with self.offloader.use(self.dit):
+            codes = self._codes_of(latents)
         timings["total"] = time.perf_counter() - started
         # 9. takes
         return self._takes(req, seeds, audios, latents, codes, schedule, timings)
@@ -433,7 +453,8 @@ class GenerationPipeline:
         sampling = SamplingParams(temperature=req.lm_temperature, top_k=req.lm_top_k or None,
                                   top_p=req.lm_top_p, cfg_scale=req.lm_cfg_scale)
         ctx.check_cancelled()
-        planned_items = think(lm, ThinkRequest(
+        with self.offloader.use(lm.model):
+            planned_items = think(lm, ThinkRequest(
             caption=req.caption, lyrics=req.effective_lyrics, metadata=user, seeds=tuple(seeds),
             batch_chunk_size=1, sampling=sampling, negative_prompt=req.lm_negative_prompt,
             use_cot_metas=req.use_cot_metas, use_cot_caption=req.use_cot_caption,
@@ -499,6 +520,7 @@ class GenerationPipeline:
                 schedule=tuple(schedule),
                 timings_s=tuple(sorted(timings.items())),
                 versions=versions,
+                runtime=tuple(sorted(self.runtime.to_record().items())) if self.runtime is not None else (),
             )
             takes.append(Take(audio=read_only(audios[k]), latents=read_only(latents[k].cpu().numpy()),
                               codes=codes[k], provenance=provenance))

@@ -43,6 +43,9 @@ class Provenance:
     timings_s: tuple[tuple[str, float], ...]
     versions: tuple[tuple[str, str], ...]
     lm_metadata: tuple[tuple[str, Any], ...] = ()
+    # The runtime options it ran with (offload, quantization, compile, vae_device, dtype); empty
+    # when the pipeline was built without them (tests, the conformance kit).
+    runtime: tuple[tuple[str, str], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -60,6 +63,7 @@ class Provenance:
             "timings_s": dict(self.timings_s),
             "versions": dict(self.versions),
             "lm_metadata": dict(self.lm_metadata),
+            "runtime": dict(self.runtime),
         }
 
 

@@ -11,7 +11,7 @@ from engine.cli import main
 from engine.jobs import JobFinished, JobProgress, JobQueue
 from engine.jobs.downloads import DownloadModelsJob
 from engine.models import download as dl
-from engine.models.verify import verify_checkpoints
+from engine.models.verify import TINY_MARKER, verify_checkpoints
 from engine.settings import load_settings
 from tests.hub_standin import StandInHub, tiny_hub_repos
 
@@ -57,9 +57,17 @@ def test_verify_a_downloaded_folder_then_every_kind_of_damage(downloaded):
 def test_verify_an_adopted_install_without_manifest(tiny_checkpoints, tmp_path):
     install = tmp_path / "ACE-Step-1.5"
     shutil.copytree(tiny_checkpoints, install / "checkpoints")  # an upstream install root
+    # Our own tiny tree says so (make-tiny's marker): verify names it a test model, still
+    # checking its required files and weight headers.
     checks = {c.name: c for c in verify_checkpoints(install, ["vae", "acestep-5Hz-lm-4B"])}
     assert not checks["acestep-5Hz-lm-4B"].installed
-    # The tiny VAE is not the real one: the catalogue's exact hub size says so, naming the file.
+    assert checks["vae"].ok and checks["vae"].line().startswith("vae: tiny (test) model, ok")
+    (install / "checkpoints" / "acestep-v15-turbo" / "silence_latent.pt").unlink()
+    turbo = verify_checkpoints(install, ["acestep-v15-turbo"])[0]
+    assert any("missing file" in p and "silence_latent.pt" in p for p in turbo.problems)
+    # Without the marker the tiny VAE is not the real one: the catalogue's exact hub size says so.
+    (install / "checkpoints" / "vae" / TINY_MARKER).unlink()
+    checks = {c.name: c for c in verify_checkpoints(install, ["vae"])}
     assert any("expected 337431388" in p for p in checks["vae"].problems)
 
 

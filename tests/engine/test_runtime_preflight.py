@@ -122,3 +122,16 @@ def test_a_job_that_cannot_fit_is_refused_unless_forced(tiny_checkpoints, tiny_p
         job.run(ModelCache(), JobContext.inline())
     forced = dataclasses.replace(job, force=True).run(ModelCache(), JobContext.inline())
     assert len(forced.takes) == 1
+
+
+def test_the_app_finds_the_calibration_by_model_folder_without_loading_it(tmp_path):
+    store = tmp_path / "calib.json"
+    folder = tmp_path / "acestep-v15-base"
+    assert pf.calibration_for_model(folder, "cpu", store) is None
+    pf.save_calibration(_calib(key="k1"), store, alias=(pf.model_alias(folder, "cpu"), "base"))
+    found, family = pf.calibration_for_model(folder, "cpu", store)
+    assert found.key == "k1" and family == "base"
+    assert pf.calibration_for_model(folder, "cuda", store) is None  # another kind of device
+    assert pf.stored_calibration("k1", store).key == "k1"  # the index never shadows a calibration
+    pf.save_calibration(_calib(key="k2"), store, alias=(pf.model_alias(folder, "cpu"), "base"))
+    assert pf.calibration_for_model(folder, "cpu", store)[0].key == "k2"  # the latest measurement wins

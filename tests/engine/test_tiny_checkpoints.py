@@ -94,8 +94,11 @@ def test_dit_inventory_names_a_missing_field():
 
 
 def test_tree_has_the_real_folder_and_file_names(tiny_checkpoints):
-    found = {p.name: {f.name for f in p.iterdir()} for p in tiny_checkpoints.iterdir() if p.is_dir()}
+    from engine.models.verify import TINY_MARKER
+
+    found = {p.name: {f.name for f in p.iterdir()} - {TINY_MARKER} for p in tiny_checkpoints.iterdir() if p.is_dir()}
     assert found == EXPECTED_FILES
+    assert all((tiny_checkpoints / name / TINY_MARKER).is_file() for name in EXPECTED_FILES)  # verify's hint
     total = sum(f.stat().st_size for f in tiny_checkpoints.rglob("*") if f.is_file())
     assert total < 40_000_000, f"tiny checkpoints grew to {total / 1e6:.1f} MB"
 
@@ -300,7 +303,7 @@ def test_cli_make_tiny_writes_the_tree_and_prints_paths(tmp_path, capsys):
     printed = [Path(line) for line in capsys.readouterr().out.splitlines()]
     assert {p.parent.name for p in printed} == set(EXPECTED_FILES)
     assert all(p.is_file() for p in printed)
-    assert len(printed) == sum(len(files) for files in EXPECTED_FILES.values())
+    assert len(printed) == sum(len(files) + 1 for files in EXPECTED_FILES.values())  # + the tiny marker
 
 
 def test_cli_make_tiny_reports_a_file_in_the_way(tmp_path, capsys):

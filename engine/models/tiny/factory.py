@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -52,6 +53,14 @@ def write_tiny_checkpoints(root: Path, seed: int = 0, tokenizer: str = "small") 
         written += write_vae(root / VAE_FOLDER, seed)
         written += write_text_encoder(root / TEXT_ENCODER_FOLDER, seed, tokenizer)
         written += write_planner_lm(root / PLANNER_LM_FOLDER, seed, tokenizer)
+    # A marker per model folder, so `legato models verify` reports "tiny (test) model" instead of
+    # comparing these files with the real weights' catalogue sizes.
+    from engine.models.verify import TINY_MARKER
+
+    for folder in sorted({path.relative_to(root).parts[0] for path in written}):
+        marker = root / folder / TINY_MARKER
+        marker.write_text(json.dumps({"tiny": True, "seed": seed, "tokenizer": tokenizer}) + "\n", encoding="utf-8")
+        written.append(marker)
     return sorted(written)
 
 

@@ -1,0 +1,115 @@
+"""The Create panel's preflight line and the device display, driven through the real window.
+
+The calibration is a hand-made one stored where the app looks (a temporary data dir), so the
+numbers are known; the line must follow the form (debounced), a request that cannot fit must ask
+"Run anyway" before anything is submitted, and the status bar / Settings show the chosen options.
+"""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+
+from desktop.panels import preflight_line
+from engine.runtime import preflight as pf
+from engine.settings import Settings, save_settings, settings_path
+
+GB = 1024**3
+
+
+def _calib(weights_bytes: int = 1 * GB) -> pf.Calibration:
+    return pf.Calibration(
+        key=f"test-{weights_bytes}", device="cpu", weights_bytes=weights_bytes, cfg_calibrated=False,
+        memory_measured=True, text_encode=pf.StageCost(0.5, 0.0, 0.0, 0.0),
+        diffusion_run=pf.StageCost(0.0, 0.0, 0.0, 0.0), diffusion_step=pf.StageCost(0.1, 0.01, 0.0, 1e5),
+        vae_decode=pf.StageCost(0.1, 0.02, 0.0, 1e5), measured_at=0.0)
+
+
+@pytest.fixture
+def panel_window(window, tiny_checkpoints, tmp_path, monkeypatch, qtbot):
+    monkeypatch.setenv("LEGATO_DATA_DIR", str(tmp_path / "data"))
+    save_settings(Settings(checkpoints=str(tiny_checkpoints), device="cpu"))
+    window.generation.refresh_models()
+    submitted = []
+    monkeypatch.setattr(window.bridge, "submit", lambda job: submitted.append(job) or f"job-{len(submitted)}")
+    window.submitted = submitted
+    panel = window.create_panel
+    panel.caption.setPlainText("lofi piano")
+    panel.duration.setText("30")
+    panel.advanced.batch.setValue(1)
+    yield window
+    settings_path().unlink(missing_ok=True)
+
+
+def _store(window, tiny_checkpoints, calib: pf.Calibration) -> None:
+    folder = tiny_checkpoints / window.create_panel.model_name()
+    pf.save_calibration(calib, alias=(pf.model_alias(folder, "cpu"), "turbo"))
+
+
+def test_the_line_predicts_and_follows_the_form(panel_window, tiny_checkpoints, qtbot):
+    window, line = panel_window, panel_window.create_panel.preflight
+    line.refresh()
+    assert "not measured" in line.text() and line.measure.isVisibleTo(window)
+    _store(window, tiny_checkpoints, _calib())
+    line.refresh()
+    first = line.text()
+    assert first.startswith("fits · about ") and not line.measure.isVisibleTo(window)
+    # 8 steps x (0.1 + 0.01 x 750) + 0.5 + 0.1 + 0.02 x 750 = 76.4 s for 30 s
+    assert line.result.seconds == pytest.approx(76.4, rel=1e-3)
+    window.create_panel.duration.setText("60")  # typing re-predicts after the debounce
+    qtbot.waitUntil(lambda: line.text() != first, timeout=3000)
+    assert line.result.seconds == pytest.approx(8 * (0.1 + 15) + 0.5 + 0.1 + 30, rel=1e-3)
+
+
+def test_a_request_that_cannot_fit_asks_before_it_runs(panel_window, tiny_checkpoints, qtbot, monkeypatch):
+    window = panel_window
+    _store(window, tiny_checkpoints, _calib(weights_bytes=10**15))
+    window.create_panel.preflight.refresh()
+    assert window.create_panel.preflight.text().startswith("needs ")
+    answers = []
+    monkeypatch.setattr(preflight_line, "ask_run_anyway", lambda parent, line: answers.append(line) or False)
+    qtbot.mouseClick(window.create_panel.generate_button, Qt.MouseButton.LeftButton)
+    assert answers and answers[0].startswith("needs ") and window.submitted == []  # cancelled: nothing runs
+    monkeypatch.setattr(preflight_line, "ask_run_anyway", lambda parent, line: True)
+    qtbot.mouseClick(window.create_panel.generate_button, Qt.MouseButton.LeftButton)
+    (job,) = window.submitted
+    assert job.kind == "generate" and job.force  # "Run anyway" forces past GenerateJob's own check
+
+
+def test_a_request_that_fits_runs_without_asking(panel_window, tiny_checkpoints, qtbot, monkeypatch):
+    window = panel_window
+    _store(window, tiny_checkpoints, _calib())
+    monkeypatch.setattr(preflight_line, "ask_run_anyway", lambda *a: pytest.fail("it fits: no question"))
+    qtbot.mouseClick(window.create_panel.generate_button, Qt.MouseButton.LeftButton)
+    (job,) = window.submitted
+    assert not job.force
+
+
+def test_measure_submits_a_calibration_job(panel_window, tiny_checkpoints):
+    window = panel_window
+    window.create_panel.preflight.refresh()
+    window.create_panel.preflight.measure.click()
+    (job,) = window.submitted
+    assert job.kind == "calibrate" and job.model == window.create_panel.model_name()
+
+
+def test_status_bar_and_settings_show_the_chosen_options(window, qtbot):
+    from desktop.settings_dialog import SettingsDialog
+    from engine.runtime.options import RuntimeChoices
+    from engine.runtime.report import device_report
+
+    report = device_report("cpu", RuntimeChoices(compile="on", vae_device="cpu", dtype="float32"))
+    assert report.options == "float32, no offload, full weights, compiled, CPU VAE"
+    assert "compile on: Settings" in report.options_why
+    from engine.jobs import JobFinished
+
+    window._device_job = "dev"
+    window._on_job_event(JobFinished(job_id="dev", result=report, elapsed_s=0.0))
+    assert "compiled, CPU VAE" in window.device_label.text()
+    assert "compile on: Settings" in window.device_label.toolTip()
+    dialog = SettingsDialog(Settings(quantization="int8"), report.summary(), window)
+    qtbot.addWidget(dialog)
+    assert dialog.runtime["quantization"].currentData() == "int8"
+    dialog.runtime["offload"].setCurrentIndex(dialog.runtime["offload"].findData("on"))
+    chosen = dialog.chosen()
+    assert (chosen.offload, chosen.quantization, chosen.compile) == ("on", "int8", "auto")
