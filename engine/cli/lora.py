@@ -2,6 +2,7 @@
 
 legato lora list [FOLDER]                  adapters in FOLDER (default: the app's LoRA folder)
 legato lora info PATH                      rank, alpha, targets, model size, sha256 (JSON)
+legato lora dataset / autolabel / train / export   see engine/cli/lora_train.py
 """
 
 from __future__ import annotations
