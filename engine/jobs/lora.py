@@ -7,8 +7,9 @@
 The models (DiT, text encoder, VAE) come through the worker's ModelCache under their own key
 (never the INT8 generation pipeline: upstream's training needs full weights too, §6.1). The
 training adapter is removed from the decoder when the job ends, however it ends. `on_loss` is
-called on the worker thread after every optimizer step (the app re-emits it as a queued Qt
-signal for the live plot); it never changes the job's identity.
+called on the worker thread after every optimizer step and `on_estimate` once before training
+(the app re-emits both as queued Qt signals for the live plot); they never change the job's
+identity.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ class TrainJob(JobSpec):
     resume: bool = True
     estimate_only: bool = False
     on_loss: Callable[[int, float], None] | None = field(default=None, compare=False, repr=False)
+    on_estimate: Callable[[TrainEstimate], None] | None = field(default=None, compare=False, repr=False)
 
     @property
     def display_label(self) -> str:
@@ -122,6 +124,8 @@ class TrainJob(JobSpec):
         remaining = max(0, total_steps(len(prepared.files), self.config) - done)
         estimate = estimate_training(loaded.dit, prepared.files, self.config, family, remaining_steps=remaining)
         ctx.progress("estimate", 1, 1)
+        if self.on_estimate is not None:
+            self.on_estimate(estimate)
         if self.estimate_only:
             return TrainJobResult(None, 0, done, (), estimate, family)
         result = train_lora(loaded.dit, prepared.files, self.config, out, ctx, family=family, resume=self.resume,
