@@ -11,7 +11,17 @@ from contextlib import nullcontext
 
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QAction, QCloseEvent
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMenu, QMessageBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QSplitter,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
 
 import engine
 from desktop.actions import Actions
@@ -19,11 +29,13 @@ from desktop.bridge import EngineBridge
 from desktop.controllers.document_controller import DocumentController
 from desktop.controllers.edit_controller import EditController
 from desktop.controllers.generation_controller import GenerationController
+from desktop.controllers.region_controller import RegionController
 from desktop.controllers.transport_controller import TransportController
 from desktop.generate_actions import GenerateActions
 from desktop.panels.create_panel import CreatePanel
 from desktop.panels.job_strip import JobStrip
 from desktop.panels.take_inspector import TakeInspector
+from desktop.region.actions import RegionActions
 from desktop.theme import apply_dark_theme
 from desktop.timeline.peaks_adapter import make_peak_service
 from desktop.timeline.range_selection import TimeSelection
@@ -50,7 +62,19 @@ class MainWindow(QMainWindow):
         col.setContentsMargins(0, 0, 0, 0)
         col.setSpacing(0)
         col.addWidget(self.transport_bar)
-        col.addWidget(self.timeline, 1)
+        from desktop.timeline.take_lanes import TakeLanes
+
+        self.take_lanes = TakeLanes(self.timeline.geometry_, self.timeline.view.horizontalScrollBar(), self.peaks)
+        self.take_lanes.hide()
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.setObjectName("arrangementSplit")
+        split.addWidget(self.timeline)
+        split.addWidget(self.take_lanes)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 1)
+        split.setChildrenCollapsible(False)
+        self.arrangement_split = split
+        col.addWidget(split, 1)
         self.setCentralWidget(central)
         self._position_label = QLabel()
         self.statusBar().addPermanentWidget(self._position_label)
@@ -61,6 +85,7 @@ class MainWindow(QMainWindow):
 
         self.actions_ = Actions.build(self)
         self.generate_actions = GenerateActions.build(self)
+        self.region_actions = RegionActions.build(self)
         self.edits = EditController(on_error=self.show_status)
         self.documents = DocumentController(self, autosave_dir=autosave_dir)
         self.transport = TransportController(self, player=player)
@@ -68,9 +93,12 @@ class MainWindow(QMainWindow):
         self._owns_bridge = bridge is None
         self._build_docks()
         self.generation = GenerationController(self, self.bridge, self.create_panel, self.inspector, parent=self)
+        self.regions = RegionController(self, self.bridge, self.region_actions, self.generation, parent=self)
         self._build_menus()
+        self._build_region_toolbar()
         self._wire()
         self._wire_generation()
+        self._wire_regions()
 
         self.documents.set_project(project or Project(self.tr("Untitled")))
         models = self.generation.refresh_models()
@@ -114,6 +142,8 @@ class MainWindow(QMainWindow):
         self.update_title()
         self._update_edit_actions()
         self._refresh_inspector()
+        self.regions.update_actions()
+        self._refresh_take_lanes()
 
     def update_title(self) -> None:
         if self.project is None:
@@ -148,6 +178,14 @@ class MainWindow(QMainWindow):
         g = self.generate_actions
         for action in (g.create, g.generate, g.autogen, None, g.previous_take, g.next_take, None, g.settings):
             self.generate_menu.addSeparator() if action is None else self.generate_menu.addAction(action)
+        r = self.region_actions
+        self.generate_menu.addSeparator()
+        self.region_menu = self.generate_menu.addMenu(self.tr("Edit &Region"))
+        for action in (r.repaint, r.extend, r.intro, None, r.layer, r.extract, r.complete, None, r.remix):
+            self.region_menu.addSeparator() if action is None else self.region_menu.addAction(action)
+        self.takes_menu = self.generate_menu.addMenu(self.tr("&Takes"))
+        for action in (r.ab, r.lanes, r.flatten, r.retake):
+            self.takes_menu.addAction(action)
         panels = self.view_menu.addMenu(self.tr("&Panels"))
         for dock in (self.create_dock, self.inspector_dock, self.models_dock, self.training_dock, self.jobs_dock):
             panels.addAction(dock.toggleViewAction())
@@ -155,6 +193,71 @@ class MainWindow(QMainWindow):
         about.triggered.connect(self._show_about)
         self.help_menu.addAction(about)
         a.snap.setChecked(True)
+
+    def _build_region_toolbar(self) -> None:
+        r = self.region_actions
+        bar = QToolBar(self.tr("Edit with the model"), self)
+        bar.setObjectName("regionToolbar")
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        for action in (r.repaint, r.extend, r.intro, r.layer, r.extract, r.complete, r.remix, None,
+                       r.ab, r.lanes, r.flatten, r.retake):
+            bar.addSeparator() if action is None else bar.addAction(action)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
+        self.region_toolbar = bar
+
+    def _wire_regions(self) -> None:
+        r, regions = self.region_actions, self.regions
+        r.ab.triggered.connect(regions.ab_switch)
+        r.flatten.triggered.connect(regions.flatten)
+        r.retake.triggered.connect(regions.retake)
+        regions.message.connect(self.show_status)
+        regions.landed.connect(self._on_region_landed)
+        self.timeline.view.context_menu_requested.connect(self.show_region_menu)
+        lanes = self.take_lanes
+        r.lanes.toggled.connect(self.set_take_lanes_visible)
+        lanes.closed.connect(lambda: r.lanes.setChecked(False))
+        lanes.ab_button.clicked.connect(regions.ab_switch)
+        lanes.flatten_button.clicked.connect(regions.flatten)
+        lanes.retake_button.clicked.connect(regions.retake)
+        lanes.painted.connect(self.edits.paint_comp)
+        lanes.base_chosen.connect(self.edits.choose_take)
+
+    def set_take_lanes_visible(self, on: bool) -> None:
+        self.take_lanes.setVisible(on)
+        self._refresh_take_lanes()
+        if on:  # room for the strip's lanes, at most 40 % of the arrangement
+            total = sum(self.arrangement_split.sizes())
+            want = min(int(total * 0.4), self.take_lanes.sizeHint().height() + 8)
+            self.arrangement_split.setSizes([max(1, total - want), want])
+
+    def _refresh_take_lanes(self) -> None:
+        if not self.take_lanes.isVisible() or self.project is None:
+            return
+        ids = self.timeline.scene.selected_clip_ids()
+        clip = self.project.clip(ids[0]) if len(ids) == 1 and self.project.has_clip(ids[0]) else None
+        item = self.timeline.scene.items_by_clip.get(clip.id) if clip is not None else None
+        self.take_lanes.show_clip(self.project, clip, item.colour if item is not None else None)
+
+    def region_menu_for_selection(self) -> QMenu:
+        """The right-click menu: the region actions (disabled ones say why), then the takes."""
+        self.regions.update_actions()
+        r = self.region_actions
+        menu = QMenu(self)
+        menu.setObjectName("regionContextMenu")
+        menu.setToolTipsVisible(True)
+        for action in (r.repaint, r.extend, r.intro, None, r.layer, r.extract, r.complete, None, r.remix, None,
+                       r.ab, r.lanes, r.flatten, r.retake, None, self.actions_.split, self.actions_.delete):
+            menu.addSeparator() if action is None else menu.addAction(action)
+        return menu
+
+    def show_region_menu(self, global_pos) -> None:
+        self.context_menu = self.region_menu_for_selection()
+        self.context_menu.popup(global_pos)
+
+    def _on_region_landed(self, clip_ids: list) -> None:
+        if clip_ids:
+            self.timeline.scene.select_clips(clip_ids)
+        self._refresh_inspector()
 
     def _wire(self) -> None:
         a, tl, tb, view = self.actions_, self.timeline, self.transport_bar, self.timeline.view
@@ -331,11 +434,14 @@ class MainWindow(QMainWindow):
             self.transport_bar.set_selection_text(sel.describe(self.timeline.scene.grid))
         self.transport.on_selection_changed(sel)
         self._update_edit_actions()
+        self.regions.update_actions()
 
     def _on_clip_selection(self) -> None:
         self.selection.set_clips(self.timeline.scene.selected_clip_ids())
         self._update_edit_actions()
         self._refresh_inspector()
+        self.regions.update_actions()
+        self._refresh_take_lanes()
 
     def _update_edit_actions(self) -> None:
         has_clips = bool(self.timeline.scene.selected_clip_ids())

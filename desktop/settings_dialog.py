@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QSpinBox,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -69,6 +70,12 @@ class SettingsDialog(QDialog):
         for name in DTYPES:
             self.dtype.addItem(name or tr("the device's default"), name)
         self.dtype.setCurrentIndex(max(0, self.dtype.findData(settings.dtype)))
+        self.crossfade = QSpinBox()
+        self.crossfade.setObjectName("crossfadeMs")
+        self.crossfade.setRange(0, 500)
+        self.crossfade.setSuffix(tr(" ms"))
+        self.crossfade.setValue(round(settings.crossfade_frames() * 1000 / 48_000))
+        self.crossfade.setToolTip(tr("Equal-power crossfade at the edges of a repainted region and at each comp cut"))
         self.detected = QLabel(device_summary or tr("checking…"))
         self.detected.setObjectName("detectedDevice")
         self.detected.setWordWrap(True)
@@ -78,6 +85,7 @@ class SettingsDialog(QDialog):
         form.addRow(tr("Device"), self.device)
         form.addRow(tr("Precision"), self.dtype)
         form.addRow(tr("Detected"), self.detected)
+        form.addRow(tr("Seam crossfade"), self.crossfade)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -93,7 +101,8 @@ class SettingsDialog(QDialog):
 
     def chosen(self) -> Settings:
         return self._settings.with_changes(checkpoints=self.folder.text().strip(),
-                                           device=self.device.currentData(), dtype=self.dtype.currentData())
+                                           device=self.device.currentData(), dtype=self.dtype.currentData(),
+                                           crossfade_ms=str(self.crossfade.value()))
 
     def _browse(self) -> None:
         path = dialogs.ask_models_folder(self, self.folder.text())

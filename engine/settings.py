@@ -60,6 +60,8 @@ class Settings:
         quantization: "auto" (by memory tier), "none" or "int8" (torchao weight-only, DiT and LM).
         compile: "auto" (on for CUDA), "on" or "off": torch.compile the DiT.
         vae_device: "auto" (the generation device, CPU as the OOM fallback) or "cpu".
+        crossfade_ms: the equal-power crossfade at each region take's edges and comp cut, in
+            milliseconds ("50" by default; `crossfade_frames()` reads it safely).
         extra: keys this version does not know, kept verbatim when saving.
     """
 
@@ -70,10 +72,21 @@ class Settings:
     quantization: str = "auto"
     compile: str = "auto"
     vae_device: str = "auto"
+    crossfade_ms: str = "50"
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def with_changes(self, **changes: Any) -> Settings:
         return replace(self, **changes)
+
+    def crossfade_frames(self, sample_rate: int = 48_000) -> int:
+        """`crossfade_ms` in frames: 0–500 ms; a hand-edited bad value falls back to 50 ms."""
+        try:
+            ms = float(self.crossfade_ms)
+        except ValueError:
+            ms = 50.0
+        if not 0.0 <= ms <= 500.0:  # also rejects nan
+            ms = 50.0
+        return int(round(ms * sample_rate / 1000.0))
 
 
 def _known() -> set[str]:

@@ -70,11 +70,23 @@ class EditController:
             self._push(SetActiveTake(clip_id, take_id, text=_tr("Switch to take {0}").format(_take_number(clip, take_id))))
 
     def step_take(self, clip_id: str, delta: int) -> None:
-        """The previous (-1) / next (+1) take of a clip, wrapping around."""
+        """The previous (-1) / next (+1) whole-clip take, wrapping around. Region takes are
+        not stepped through: they play inside their window via the comp (take lanes, A/B)."""
         clip = self.project.clip(clip_id)
-        ids = [t.id for t in clip.takes]
-        if len(ids) > 1:
+        from engine.project.commands import region_of
+
+        ids = [t.id for t in clip.takes if region_of(t) is None]
+        if len(ids) > 1 and clip.active_take_id in ids:
             self.choose_take(clip_id, ids[(ids.index(clip.active_take_id) + delta) % len(ids)])
+
+    def paint_comp(self, clip_id: str, take_id: str, start: int, end: int) -> None:
+        """A drag across a take lane: that take plays over source frames [start, end)."""
+        from engine.project.commands import SetComp, comp_with
+
+        clip = self.project.clip(clip_id)
+        comp = comp_with(clip.comp, start, end, take_id, active_take_id=clip.active_take_id)
+        if comp != clip.comp:
+            self._push(SetComp(clip_id, comp, text=_tr("Comp take {0}").format(_take_number(clip, take_id))))
 
     # --- clips ---------------------------------------------------------------------------
     def move_clips(self, moves: list[tuple[str, float, str]]) -> None:

@@ -35,6 +35,7 @@ class PendingJob:
     request: Any = None  # GenerationRequest (generation kinds)
     placement: Placement | None = None
     clip_id: str | None = None
+    take_id: str | None = None  # re-render: the take re-rendered
     item_index: int = 0
     extra_meta: dict[str, Any] = field(default_factory=dict)
     model: str | None = None
@@ -297,7 +298,8 @@ class GenerationController(QObject):
             self.message.emit(str(exc))
             return None
         self.pending[job_id] = PendingJob(KIND_RERENDER, self.project, recipe.request, clip_id=clip_id,
-                                          item_index=recipe.item_index, extra_meta=recipe.extra_meta)
+                                          take_id=take_id, item_index=recipe.item_index,
+                                          extra_meta=recipe.extra_meta)
         return job_id
 
     @Slot(str, str)
@@ -397,8 +399,14 @@ class GenerationController(QObject):
                 self.panel.advanced.seeds.setText(", ".join(str(t.seed) for t in result.takes))
         elif pending.kind == KIND_RERENDER:
             clip_id = pending.clip_id
-            add_takes(self.project, clip_id, result, extra_meta=pending.extra_meta, make_active=True,
-                      verb="Re-render", assets=assets)
+            original = self.project.clip(clip_id).take(pending.take_id)
+            if "edit" in original.meta:  # a region edit's take lands like the original (same region)
+                from engine.studio.regions import reland
+
+                reland(self.project, clip_id, original, result, extra_meta=pending.extra_meta)
+            else:
+                add_takes(self.project, clip_id, result, extra_meta=pending.extra_meta, make_active=True,
+                          verb="Re-render", assets=assets)
         else:  # KIND_MORE (AutoGen)
             clip_id = pending.clip_id
             if clip_id not in {c.id for c in self.project.clips()}:

@@ -23,6 +23,8 @@ FADE_HANDLE_PX = 8
 LANE_MARGIN = 2
 TAKE_ARROW_PX = 16  # each of the take switcher's ◀ ▶ buttons on the name bar
 TAKE_SWITCHER_PX = 2 * TAKE_ARROW_PX + 34
+COMP_BAND = QColor(0xF5, 0xC2, 0x42, 38)
+COMP_EDGE = QColor(0xF5, 0xC2, 0x42, 200)
 
 
 def _tr(text: str, disambiguation: str | None = None) -> str:
@@ -46,8 +48,9 @@ class ClipView:
     fade_out_s: float = 0.0
     muted: bool = False
     asset_length_s: float = float("inf")  # bounds how far the edges can be trimmed out
-    take_number: int = 1  # the active take, 1-based
-    take_count: int = 1
+    take_number: int = 1  # the active whole-clip take, 1-based
+    take_count: int = 1  # whole-clip takes (region takes play inside their comp segments)
+    comp_segments: tuple[tuple[float, float], ...] = ()  # seconds from the clip start: region takes
 
     @property
     def end_s(self) -> float:
@@ -184,6 +187,7 @@ class ClipItem(QGraphicsItem):
             p.setPen(QPen(palette.RULER_TEXT_DIM))
             p.drawText(wave_rect, Qt.AlignmentFlag.AlignCenter, _tr("computing waveform…"))
 
+        self._paint_comp(p, h)
         self._paint_fades(p, w, h)
         p.setPen(QPen(QColor(0x10, 0x10, 0x12)))
         font = QFont(p.font())
@@ -200,6 +204,15 @@ class ClipItem(QGraphicsItem):
         p.setPen(QPen(edge, 2 if self.isSelected() else 1))
         p.setBrush(Qt.BrushStyle.NoBrush)
         p.drawRect(rect.adjusted(0.5, 0.5, -0.5, -0.5))
+
+    def _paint_comp(self, p: QPainter, h: float) -> None:
+        """Where another take plays (a repaint, a comp): a light band with a line at each cut."""
+        for a, b in self.shown.comp_segments:
+            x0, x1 = self._geometry.x_of(a), self._geometry.x_of(b)
+            p.fillRect(QRectF(x0, NAME_BAR_HEIGHT, max(1.0, x1 - x0), h - NAME_BAR_HEIGHT), COMP_BAND)
+            p.setPen(QPen(COMP_EDGE, 1.5))
+            for x in (x0, x1):
+                p.drawLine(QPointF(x, NAME_BAR_HEIGHT), QPointF(x, h))
 
     def _paint_switcher(self, p: QPainter, r: QRectF) -> None:
         """◀ n/N ▶: which take plays; the arrows flip takes (so do the [ and ] keys)."""

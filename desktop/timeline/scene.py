@@ -24,7 +24,13 @@ TAIL_SECONDS = 60.0  # room to the right of the last clip to drag into
 
 def clip_view_of(clip, project) -> ClipView:
     """Snapshot an engine Clip (integer frames) as seconds for drawing."""
+    from engine.project.commands import region_of
+
     asset = project.assets.get(clip.asset_id)
+    whole = [t.id for t in clip.takes if region_of(t) is None]
+    segments = tuple(
+        (max(0, seg.start - clip.source_offset) / SAMPLE_RATE, min(clip.length, seg.end - clip.source_offset) / SAMPLE_RATE)
+        for seg in clip.comp if seg.end > clip.source_offset and seg.start < clip.source_offset + clip.length)
     return ClipView(
         clip_id=clip.id,
         track_id=clip.track_id or "",
@@ -37,8 +43,9 @@ def clip_view_of(clip, project) -> ClipView:
         fade_in_s=clip.fade_in / SAMPLE_RATE,
         fade_out_s=clip.fade_out / SAMPLE_RATE,
         asset_length_s=asset.frames / SAMPLE_RATE if asset else float("inf"),
-        take_number=1 + [t.id for t in clip.takes].index(clip.active_take_id),
-        take_count=len(clip.takes),
+        take_number=1 + whole.index(clip.active_take_id) if clip.active_take_id in whole else 1,
+        take_count=len(whole),
+        comp_segments=segments,
     )
 
 

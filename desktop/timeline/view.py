@@ -53,6 +53,8 @@ class TimelineView(QGraphicsView):
         zoom_requested(float, float): factor, anchor x in the viewport.
         seek_requested(float): a double-click on the lanes moves the playhead.
         take_step_requested(str, int): clip_id, -1 / +1 from the clip's take switcher arrows.
+        context_menu_requested(object): the global QPoint of a right-click, after the click
+            has picked its target (a click outside the range on a clip selects that clip).
     """
 
     clips_moved = Signal(list)
@@ -63,6 +65,7 @@ class TimelineView(QGraphicsView):
     zoom_requested = Signal(float, float)
     seek_requested = Signal(float)
     take_step_requested = Signal(str, int)
+    context_menu_requested = Signal(object)
 
     def __init__(self, scene, parent: QWidget | None = None) -> None:
         super().__init__(scene, parent)
@@ -244,6 +247,24 @@ class TimelineView(QGraphicsView):
             else:
                 self.tl_scene.clearSelection()
                 self.set_selection(None)
+
+    def contextMenuEvent(self, event) -> None:  # noqa: N802
+        """Right-click: inside the range keeps it (the region menu acts on it); elsewhere on a
+        clip the clip becomes the target, like a left click; on an empty lane nothing changes."""
+        pos = self.mapToScene(event.pos())
+        sel = self.selection
+        t = self.geometry_.seconds_at(pos.x())
+        lane = self.geometry_.lane_at(pos.y())
+        in_range = (sel is not None and sel.length_s > 0 and sel.start_s <= t <= sel.end_s
+                    and sel.first_lane <= lane <= sel.last_lane)
+        item = self._clip_at(pos)
+        if not in_range and item is not None:
+            if not item.isSelected():
+                self.tl_scene.clearSelection()
+                item.setSelected(True)
+            self.set_selection(None)
+        self.context_menu_requested.emit(event.globalPos())
+        event.accept()
 
     def mouseDoubleClickEvent(self, event) -> None:  # noqa: N802
         pos = self.mapToScene(event.position().toPoint())

@@ -11,7 +11,8 @@ apply the track's pan/gain, meter it, add it to the master. Then master gain, sa
 clip, so overs show), and hard-clip to [-1, 1].
 
 Fades are linear in amplitude: a fade-in's first frame is silent, a fade-out's last frame is
-silent.
+silent. Comp cuts (ClipPlan.xfade_in/out) are equal-power: sin/cos of the phase
+(frame - cut + 0.5) / X · π/2, so the two takes' gains at a frame satisfy g_in² + g_out² = 1.
 
 Public API (stable): Mixer(max_block).render(plan, start, out) -> Meters;
 Meters (.track_ids, .track_peak [n,2], .track_rms [n,2], .master_peak [2], .master_rms [2],
@@ -129,6 +130,11 @@ class Mixer:
             if a >= b:
                 continue
             src_a = clip.source_start + (a - clip.start)
+            if src_a < 0:  # before the take's audio begins (a take with an offset): silence
+                a -= src_a
+                src_a = 0
+                if a >= b:
+                    continue
             available = clip.samples.shape[1] - src_a
             if available <= 0:
                 continue  # past the end of the asset: silence
@@ -147,17 +153,29 @@ class Mixer:
 
 
 def _envelope(clip: ClipPlan, a: int, b: int) -> np.ndarray | float | None:
-    """Per-frame gain (clip gain × fades) for timeline frames [a, b), or None if constant."""
-    in_end = clip.start + clip.fade_in
-    out_start = clip.end - clip.fade_out
-    if a >= in_end and b <= out_start:
+    """Per-frame gain (clip gain × fades × comp crossfades) for timeline frames [a, b), or None
+    if constant."""
+    clip_start, clip_end = clip.clip_start, clip.clip_end
+    in_end = clip_start + clip.fade_in
+    out_start = clip_end - clip.fade_out
+    xin_start, xin = clip.xfade_in
+    xout_end, xout = clip.xfade_out
+    in_xin = xin and a < xin_start + xin and b > xin_start
+    in_xout = xout and a < xout_end and b > xout_end - xout
+    if a >= in_end and b <= out_start and not in_xin and not in_xout:
         return None
     frames = np.arange(a, b, dtype=np.float64)
     env = np.full(b - a, clip.gain, dtype=np.float64)
     if clip.fade_in and a < in_end:
-        env *= np.minimum(1.0, (frames - clip.start) / clip.fade_in)
+        env *= np.minimum(1.0, (frames - clip_start) / clip.fade_in)
     if clip.fade_out and b > out_start:
-        env *= np.minimum(1.0, (clip.end - 1 - frames) / clip.fade_out)
+        env *= np.minimum(1.0, (clip_end - 1 - frames) / clip.fade_out)
+    if in_xin:
+        phase = np.clip((frames - xin_start + 0.5) / xin, 0.0, 1.0)
+        env *= np.sin(phase * (np.pi / 2))
+    if in_xout:
+        phase = np.clip((frames - (xout_end - xout) + 0.5) / xout, 0.0, 1.0)
+        env *= np.cos(phase * (np.pi / 2))
     return env.astype(np.float32)
 
 

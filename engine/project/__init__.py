@@ -11,7 +11,7 @@ See model.py (data + signals), commands.py (every edit), history.py (undo), asse
 
 from engine.project.assets import Asset, AssetStore
 from engine.project.history import History
-from engine.project.model import Clip, Project, Take, Track, new_id
+from engine.project.model import Clip, CompSegment, Project, Take, Track, new_id
 from engine.project.selection import Selection
 
-__all__ = ["Asset", "AssetStore", "Clip", "History", "Project", "Selection", "Take", "Track", "new_id"]
+__all__ = ["Asset", "AssetStore", "Clip", "CompSegment", "History", "Project", "Selection", "Take", "Track", "new_id"]

@@ -17,8 +17,9 @@ per view. It lives in `engine.project.selection.Selection` (plain, evented, not 
 Public API (stable): Command (base), Group, AddTrack, RemoveTrack, MoveTrack, RenameTrack,
 SetTrackColour, SetTrackGain, SetTrackPan, SetTrackMute, SetTrackSolo, AddClip, RemoveClips,
 RemoveClip, MoveClip, TrimClip, SplitClip, DuplicateClip, SetClipGain, SetFades, RenameClip,
-AddTake, SetActiveTake, SetTempo, SetTimeSignature, SetMasterGain, RenameProject;
-add_region_take(project, clip_id, start, end, asset_id, ...) (split + AddTake as one step).
+AddTake, SetActiveTake, SetComp, SetCrossfade, ReshapeClip, SetTempo, SetTimeSignature,
+SetMasterGain, RenameProject; comp_with (pure), add_region_take (a region take + its comp segment
+as one step), ab_switch (the A/B key), flatten_comp (the comp rendered into one take).
 """
 
 from __future__ import annotations
@@ -32,10 +33,13 @@ from engine.project.model import (
     MAX_CLIPS_PER_TRACK,
     MAX_TAKES_PER_CLIP,
     Clip,
+    CompSegment,
     Take,
     Track,
     check_bool,
     check_colour,
+    check_comp,
+    check_crossfade,
     check_frames,
     check_gain_db,
     check_name,
@@ -433,7 +437,8 @@ class MoveClip(Command):
 
 
 def _longest_take_frames(project: Project, clip: Clip) -> int:
-    return max(project.assets[t.asset_id].frames for t in clip.takes)
+    """The source frame after the last take ends (a take's asset starts at its offset)."""
+    return max(t.offset + project.assets[t.asset_id].frames for t in clip.takes)
 
 
 @dataclass(eq=False)
@@ -505,6 +510,8 @@ class SplitClip(Command):
                 fade_out=min(clip.fade_out, clip.end - self.at),
                 active_take_id=clip.active_take_id,
                 clip_id=self.new_clip_id,
+                comp=clip.comp,  # source frames: both halves share the comp
+                crossfade=clip.crossfade,
             )
         clip._set("fade_out", 0)
         clip._set_window(clip.position, self.at - clip.position, clip.source_offset)
@@ -623,6 +630,7 @@ class AddTake(Command):
     name: str = ""
     meta: Mapping[str, Any] | None = None
     make_active: bool = True
+    offset: int = 0  # source frame of the asset's frame 0 (Take.offset)
     take_id: str = field(default_factory=lambda: new_id("take"))
     text: str = "Add take"
     _old: tuple[tuple[Take, ...], str] | None = None
@@ -633,7 +641,7 @@ class AddTake(Command):
         if self.asset_id not in project.assets:
             raise ValidationError(f"asset {self.asset_id!r} is not in the project")
         if self._take is None:
-            self._take = Take(self.take_id, self.asset_id, self.name, dict(self.meta or {}))
+            self._take = Take(self.take_id, self.asset_id, self.name, dict(self.meta or {}), self.offset)
         if len(clip.takes) >= MAX_TAKES_PER_CLIP:
             raise ValidationError(f"a clip holds at most {MAX_TAKES_PER_CLIP} takes")
         self._old = (clip.takes, clip.active_take_id)
@@ -664,36 +672,235 @@ class SetActiveTake(Command):
         project.clip(self.clip_id)._set("active_take_id", self._old)
 
 
+@dataclass(eq=False)
+class SetComp(Command):
+    """Replace a clip's whole comp (source-frame segments saying which take plays where).
+
+    Segments that name the clip's active take are dropped and touching segments of the same
+    take are merged, so painting the active take simply removes segments there."""
+
+    clip_id: str
+    comp: tuple[CompSegment, ...]
+    text: str = "Comp takes"
+    _old: tuple[CompSegment, ...] = ()
+
+    def redo(self, project: Project) -> None:
+        clip = project.clip(self.clip_id)
+        comp = check_comp(tuple(self.comp), {t.id for t in clip.takes})
+        self.comp = _normalised(comp, clip.active_take_id)
+        self._old = clip.comp
+        clip._set_comp(self.comp)
+
+    def undo(self, project: Project) -> None:
+        project.clip(self.clip_id)._set_comp(self._old)
+
+
+@dataclass(eq=False)
+class SetCrossfade(_ClipValue):
+    """The length in frames of each comp cut's equal-power crossfade."""
+
+    clip_id: str = ""
+    new: int = 2400
+    merge_id: str | None = None
+    text: str = "Change crossfade"
+    _field = "crossfade"
+
+    def _check(self, value: Any) -> Any:
+        return check_crossfade(value)
+
+
+@dataclass(eq=False)
+class ReshapeClip(Command):
+    """Set a clip's window, takes (e.g. with shifted offsets), active take and comp in one step.
+
+    Used when an edit changes the clip's source timeline (an intro shifts every take) or its
+    length (extend). Take ids are kept, so the new takes replace the old ones by id."""
+
+    clip_id: str
+    position: int
+    length: int
+    source_offset: int
+    takes: tuple[Take, ...]
+    active_take_id: str
+    comp: tuple[CompSegment, ...] = ()
+    text: str = "Reshape clip"
+    _old: tuple | None = None
+
+    def redo(self, project: Project) -> None:
+        clip = project.clip(self.clip_id)
+        takes = tuple(self.takes)
+        if not takes or len(takes) > MAX_TAKES_PER_CLIP:
+            raise ValidationError(f"a clip holds 1..{MAX_TAKES_PER_CLIP} takes")
+        ids = {t.id for t in takes}
+        if self.active_take_id not in ids:
+            raise ValidationError(f"active take {self.active_take_id!r} is not one of the clip's takes")
+        for take in takes:
+            if take.asset_id not in project.assets:
+                raise ValidationError(f"take {take.id} references an asset that is not in the project")
+        comp = check_comp(tuple(self.comp), ids)
+        self._old = (clip.position, clip.length, clip.source_offset, clip.fade_in, clip.fade_out,
+                     clip.takes, clip.active_take_id, clip.comp)
+        clip._set_comp(())  # the old comp may name takes the new list lacks
+        clip._set_takes(takes, self.active_take_id)
+        clip._set_window(self.position, self.length, self.source_offset)
+        clip._set_comp(_normalised(comp, self.active_take_id))
+
+    def undo(self, project: Project) -> None:
+        assert self._old is not None
+        clip = project.clip(self.clip_id)
+        position, length, offset, fade_in, fade_out, takes, active, comp = self._old
+        clip._set_comp(())
+        clip._set_takes(takes, active)
+        clip._set_window(position, length, offset)
+        clip._set("fade_in", fade_in)
+        clip._set("fade_out", fade_out)
+        clip._set_comp(comp)
+
+
+def _normalised(comp: tuple[CompSegment, ...], active_take_id: str) -> tuple[CompSegment, ...]:
+    out: list[CompSegment] = []
+    for seg in comp:
+        if seg.take_id == active_take_id:
+            continue
+        if out and out[-1].take_id == seg.take_id and out[-1].end == seg.start:
+            out[-1] = CompSegment(out[-1].start, seg.end, seg.take_id)
+        else:
+            out.append(seg)
+    return tuple(out)
+
+
+def comp_with(comp: tuple[CompSegment, ...], start: int, end: int, take_id: str, *,
+              active_take_id: str | None = None) -> tuple[CompSegment, ...]:
+    """`comp` with source frames [start, end) painted with `take_id` (pure).
+
+    Existing segments are trimmed or split around the range; painting `active_take_id` (when
+    given) leaves the range to the active take, i.e. removes segments there. SetComp also drops
+    segments of the active take, so callers may omit it."""
+    if isinstance(start, bool) or isinstance(end, bool) or not isinstance(start, int) or not isinstance(end, int):
+        raise ValidationError(f"comp range must be whole frames, got {start!r}..{end!r}")
+    if end <= start:
+        raise ValidationError(f"comp range end ({end}) must be after its start ({start})")
+    out: list[CompSegment] = []
+    for seg in comp:
+        if seg.end <= start or seg.start >= end:
+            out.append(seg)
+            continue
+        if seg.start < start:
+            out.append(CompSegment(seg.start, start, seg.take_id))
+        if seg.end > end:
+            out.append(CompSegment(end, seg.end, seg.take_id))
+    if take_id != active_take_id:
+        out.append(CompSegment(max(0, start), end, take_id))
+    out.sort(key=lambda s: s.start)
+    merged: list[CompSegment] = []
+    for seg in out:
+        if merged and merged[-1].take_id == seg.take_id and merged[-1].end == seg.start:
+            merged[-1] = CompSegment(merged[-1].start, seg.end, seg.take_id)
+        else:
+            merged.append(seg)
+    return tuple(merged)
+
+
+REGION_META_KEY = "region"  # take meta: [start, end) source frames of a region take
+
+
+def region_of(take: Take) -> tuple[int, int] | None:
+    """The [start, end) source frames a region take was made for (None for a whole-clip take)."""
+    value = take.meta.get(REGION_META_KEY)
+    if (isinstance(value, list | tuple) and len(value) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in value) and value[0] < value[1]):
+        return int(value[0]), int(value[1])
+    return None
+
+
 def add_region_take(
     project: Project,
     clip_id: str,
     start: int,
     end: int,
     asset_id: str,
+    *,
+    offset: int | None = None,
     name: str = "",
     meta: Mapping[str, Any] | None = None,
     text: str = "Add take",
 ) -> str:
-    """Give a time region of a clip a new (active) take, as ONE undo step.
+    """Give source frames [start, end) of a clip a new take, as ONE undo step; returns its id.
 
-    The clip is split at `start` and `end` (where they fall inside it) and the take is added
-    to the middle piece, so the audio outside the region is untouched and the user can switch
-    the region's takes (A/B). The take's asset must share the clip's source timeline (frame k
-    of the asset sounds at the same moment as frame k of the clip's other takes), which is
-    how a repaint returns its result. Returns the id of the clip that now holds the take.
+    The take is added (NOT made active) and a comp segment [start, end) plays it, so the audio
+    outside the region stays exactly as it was and the original is never destroyed. `offset`:
+    the source frame where the asset's frame 0 sounds (default `start`: the asset holds exactly
+    the window). The take's meta records the region (`region_of`), for A/B and re-render.
 
-    Thread: main. Raises ValidationError if the region does not overlap the clip.
+    Thread: main. Raises ValidationError for an empty region or one outside the clip's audio.
     """
     clip = project.clip(clip_id)
-    start, end = max(start, clip.position), min(end, clip.end)
-    if start >= end:
+    check_frames(start, "region start")
+    check_frames(end, "region end", minimum=1)
+    if end <= start:
+        raise ValidationError(f"region end ({end}) must be after its start ({start})")
+    lo, hi = clip.source_offset, clip.source_offset + clip.length
+    if end <= lo or start >= hi:
         raise ValidationError("the region does not overlap the clip")
+    offset = start if offset is None else check_frames(offset, "take offset")
+    meta = {**dict(meta or {}), REGION_META_KEY: [start, end]}
     with project.history.group(text):
-        target = clip_id
-        if start > clip.position:
-            split = project.history.push(SplitClip(clip_id, start))
-            target = split.new_clip_id
-        if end < project.clip(target).end:
-            project.history.push(SplitClip(target, end))
-        project.history.push(AddTake(target, asset_id, name=name, meta=meta))
-    return target
+        cmd = project.history.push(AddTake(clip_id, asset_id, name=name, meta=meta, make_active=False,
+                                           offset=offset))
+        clip = project.clip(clip_id)
+        project.history.push(SetComp(clip_id, comp_with(clip.comp, start, end, cmd.take_id,
+                                                        active_take_id=clip.active_take_id)))
+    return cmd.take_id
+
+
+def ab_switch(project: Project, clip_id: str) -> bool:
+    """The A/B key: switch between the clip's two most recent takes, one undo step.
+
+    If the newest take is a region take, its region flips between that take and the take that
+    played there before (the previous region take of the same range, else the active take);
+    otherwise the active take flips between the newest two whole-clip takes. False if there is
+    nothing to switch."""
+    clip = project.clip(clip_id)
+    newest = clip.takes[-1]
+    region = region_of(newest)
+    if region is not None:
+        start, end = region
+        earlier = [t for t in clip.takes[:-1] if region_of(t) == region and t.id != clip.active_take_id]
+        other = earlier[-1].id if earlier else clip.active_take_id
+        now = next((s.take_id for s in clip.comp if s.start == start and s.end == end), clip.active_take_id)
+        target = other if now == newest.id else newest.id
+        if target == now:
+            return False
+        project.history.push(SetComp(clip_id, comp_with(clip.comp, start, end, target,
+                                                        active_take_id=clip.active_take_id),
+                                     text="Switch take (A/B)"))
+        return True
+    whole = [t for t in clip.takes if region_of(t) is None]
+    if len(whole) < 2:
+        return False
+    a, b = whole[-1].id, whole[-2].id
+    project.history.push(SetActiveTake(clip_id, b if clip.active_take_id == a else a, text="Switch take (A/B)"))
+    return True
+
+
+def flatten_comp(project: Project, clip_id: str, name: str = "") -> str:
+    """Render the clip's comp (no clip gain/fades) into a new asset and take, make it active and
+    clear the comp, as one undo step. Returns the new take id.
+
+    The take covers every source frame the active take or a segment's take has audio for, so
+    trimming the clip afterwards still finds its audio."""
+    from engine.audio.render_plan import clip_source_extent, render_clip_source
+    from engine.project.assets import Asset
+
+    clip = project.clip(clip_id)
+    if not clip.comp:
+        raise ValidationError(f"clip {clip.name or clip.id!r} has no comp to flatten")
+    lo, hi = clip_source_extent(project, clip)
+    audio = render_clip_source(project, clip, lo, hi)
+    label = name or f"{clip.name or 'clip'} · comp"
+    asset = project.assets.add_asset(Asset.from_samples(audio, label))
+    with project.history.group("Flatten comp"):
+        cmd = project.history.push(AddTake(clip_id, asset.id, name=label, meta={"flattened_from": [
+            {"start": s.start, "end": s.end, "take": s.take_id} for s in clip.comp]}, offset=lo))
+        project.history.push(SetComp(clip_id, ()))
+    return cmd.take_id

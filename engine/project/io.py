@@ -46,10 +46,13 @@ import soundfile as sf
 from engine.errors import LegatoError, ProjectFileError, ValidationError
 from engine.project.assets import Asset, AssetStore, content_hash
 from engine.project.model import (
+    DEFAULT_CROSSFADE,
     MAX_CLIPS_PER_TRACK,
+    MAX_COMP_SEGMENTS,
     MAX_TAKES_PER_CLIP,
     MAX_TRACKS,
     Clip,
+    CompSegment,
     Project,
     Take,
     Track,
@@ -70,6 +73,9 @@ MAX_PROJECT_JSON_BYTES = 16 * 1024 * 1024  # generous for lyrics/LRC in take met
 VERIFY_BY_DEFAULT_BYTES = 256 * 1024 * 1024
 _ASSET_FILE_RE = re.compile(r"^audio/([0-9a-f]{64})\.wav$")
 _HASH_RE = re.compile(r"^[0-9a-f]{64}$")
+# Take meta naming project assets a take was generated from (engine.studio.session): saved with
+# the project even when no take plays them, so a repaint can be re-rendered after reopening.
+META_ASSET_KEYS = ("source_asset", "reference_asset")
 
 
 # ---------------------------------------------------------------- atomic file helpers
@@ -220,9 +226,14 @@ def project_to_dict(project: Project) -> dict[str, Any]:
             takes = []
             for take in clip.takes:
                 used[take.asset_id] = project.assets[take.asset_id]
-                takes.append(
-                    {"id": take.id, "asset": take.asset_id, "name": take.name, "meta": dict(take.meta)}
-                )
+                for key in META_ASSET_KEYS:  # the source/reference a take was made from (re-render)
+                    aid = take.meta.get(key)
+                    if isinstance(aid, str) and aid in project.assets:
+                        used[aid] = project.assets[aid]
+                entry = {"id": take.id, "asset": take.asset_id, "name": take.name, "meta": dict(take.meta)}
+                if take.offset:
+                    entry["offset"] = take.offset  # absent = 0: files of older Legatos load unchanged
+                takes.append(entry)
             clips.append(
                 {
                     "id": clip.id,
@@ -235,6 +246,8 @@ def project_to_dict(project: Project) -> dict[str, Any]:
                     "fade_out": clip.fade_out,
                     "active_take": clip.active_take_id,
                     "takes": takes,
+                    "comp": [[seg.start, seg.end, seg.take_id] for seg in clip.comp],
+                    "crossfade": clip.crossfade,
                 }
             )
         tracks.append(
@@ -354,6 +367,7 @@ def project_from_dict(data: Any, assets: AssetStore, where: str = PROJECT_FILE) 
                             asset_id,
                             r.get(kd, "name", str, kctx, ""),
                             r.get(kd, "meta", dict, kctx, {}),
+                            r.get(kd, "offset", int, kctx, 0),
                         )
                     )
                 clip = Clip(
@@ -367,12 +381,29 @@ def project_from_dict(data: Any, assets: AssetStore, where: str = PROJECT_FILE) 
                     fade_out=r.get(cd, "fade_out", int, cctx, 0),
                     active_take_id=r.get(cd, "active_take", str, cctx),
                     clip_id=r.get(cd, "id", str, cctx),
+                    comp=_read_comp(r, cd, cctx),
+                    crossfade=r.get(cd, "crossfade", int, cctx, DEFAULT_CROSSFADE),
                 )
                 project._add_clip(track.id, clip)
     except ValidationError as exc:
         raise ProjectFileError(f"{where}: {exc}") from exc
     project.history.clear()
     return project
+
+
+def _read_comp(r: _Reader, cd: Any, ctx: str) -> tuple[CompSegment, ...]:
+    """The clip's comp: [[start, end, take id], ...]; shape and types checked here, order,
+    overlap and take ids by the Clip (a ValidationError, reported as a ProjectFileError)."""
+    raw = r.get(cd, "comp", list, ctx, [])
+    if len(raw) > MAX_COMP_SEGMENTS:
+        raise ProjectFileError(f"{r.where}: {ctx} comp has {len(raw)} segments (at most {MAX_COMP_SEGMENTS})")
+    segments = []
+    for i, item in enumerate(raw):
+        if not (isinstance(item, list) and len(item) == 3 and isinstance(item[2], str)
+                and all(isinstance(v, int) and not isinstance(v, bool) for v in item[:2])):
+            raise ProjectFileError(f"{r.where}: {ctx} comp segment {i + 1} must be [start, end, take id]")
+        segments.append(CompSegment(item[0], item[1], item[2]))
+    return tuple(segments)
 
 
 # ---------------------------------------------------------------- save / load

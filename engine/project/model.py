@@ -18,10 +18,18 @@ Signals (all emitted on the main thread, after the change is complete):
     Track.changed(track, field), Track.clip_added(clip), Track.clip_removed(clip)
     Clip.changed(clip, field)               field in {"position", "length", "source_offset",
                                            "gain_db", "fade_in", "fade_out", "name", "takes",
-                                           "active_take_id", "track_id"}
+                                           "active_take_id", "track_id", "comp", "crossfade"}
     Project.history.changed()               (see engine.project.history)
 
-Public API (stable): Project, Track, Clip, Take, TrackKind, new_id, and the limits below.
+Comping: a clip's `comp` is a tuple of `CompSegment(start, end, take_id)` in SOURCE frames
+(frame k of the clip's source timeline sounds at timeline frame k + position - source_offset),
+sorted and non-overlapping; inside a segment its take plays, elsewhere the active take. A take's
+`offset` is the source frame where its asset frame 0 sounds (region takes hold only their
+window). Cuts are equal-power crossfades of `crossfade` frames lying inside each segment
+(engine.audio.render_plan), so the mix outside a segment is exactly the mix without it.
+
+Public API (stable): Project, Track, Clip, Take, CompSegment, TrackKind, new_id, check_comp,
+DEFAULT_CROSSFADE, and the limits below.
 """
 
 from __future__ import annotations
@@ -51,6 +59,9 @@ MAX_TAKES_PER_CLIP = 256
 MAX_TIMELINE_FRAMES = 24 * 3600 * SAMPLE_RATE  # 24 hours
 MIN_GAIN_DB, MAX_GAIN_DB = -120.0, 24.0
 MAX_NAME_LEN = 200
+MAX_COMP_SEGMENTS = 4096
+DEFAULT_CROSSFADE = 2400  # frames: 50 ms at 48 kHz, the comp/region crossfade default
+MAX_CROSSFADE = 10 * SAMPLE_RATE
 
 TrackKind = str  # "audio" | "stem"
 TRACK_KINDS = ("audio", "stem")
@@ -132,17 +143,64 @@ class Take:
     asset_id: str
     name: str = ""
     meta: Mapping[str, Any] = field(default_factory=dict)
+    offset: int = 0  # source frame at which asset frame 0 sounds (region takes, intros)
 
     def __post_init__(self) -> None:
         check_id(self.id, "take id")
         check_id(self.asset_id, "take asset id")
         check_name(self.name, "take name")
+        check_frames(self.offset, "take offset")
         if not isinstance(self.meta, MappingProxyType):
             object.__setattr__(self, "meta", MappingProxyType(dict(self.meta)))
 
     @classmethod
-    def new(cls, asset_id: str, name: str = "", meta: Mapping[str, Any] | None = None) -> Take:
-        return cls(new_id("take"), asset_id, name, dict(meta or {}))
+    def new(cls, asset_id: str, name: str = "", meta: Mapping[str, Any] | None = None, offset: int = 0) -> Take:
+        return cls(new_id("take"), asset_id, name, dict(meta or {}), offset)
+
+
+# ---------------------------------------------------------------- comp
+
+
+@dataclass(frozen=True)
+class CompSegment:
+    """Source frames [start, end) of a clip where `take_id` plays instead of the active take."""
+
+    start: int
+    end: int
+    take_id: str
+
+    def __post_init__(self) -> None:
+        check_frames(self.start, "comp segment start")
+        check_frames(self.end, "comp segment end", minimum=1)
+        if self.end <= self.start:
+            raise ValidationError(f"comp segment end ({self.end}) must be after its start ({self.start})")
+        check_id(self.take_id, "comp segment take id")
+
+
+def check_comp(comp: Any, take_ids: set[str] | frozenset[str], what: str = "comp") -> tuple[CompSegment, ...]:
+    """A valid comp: CompSegments, sorted, non-overlapping, each naming one of `take_ids`."""
+    if not isinstance(comp, tuple | list):
+        raise ValidationError(f"{what} must be a list of segments")
+    if len(comp) > MAX_COMP_SEGMENTS:
+        raise ValidationError(f"{what} holds at most {MAX_COMP_SEGMENTS} segments, got {len(comp)}")
+    previous_end = -1
+    for seg in comp:
+        if not isinstance(seg, CompSegment):
+            raise ValidationError(f"{what}: every segment must be a CompSegment, got {type(seg).__name__}")
+        if seg.take_id not in take_ids:
+            raise ValidationError(f"{what}: segment {seg.start}-{seg.end} uses take {seg.take_id!r}, "
+                                  "which is not a take of the clip")
+        if seg.start < previous_end:
+            raise ValidationError(f"{what}: segments must be sorted and must not overlap "
+                                  f"(segment at {seg.start} starts before {previous_end})")
+        previous_end = seg.end
+    return tuple(comp)
+
+
+def check_crossfade(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_CROSSFADE:
+        raise ValidationError(f"crossfade must be 0..{MAX_CROSSFADE} frames, got {value!r}")
+    return int(value)
 
 
 # ---------------------------------------------------------------- Clip
@@ -161,6 +219,8 @@ class Clip:
     fade_out = _ro("fade_out")
     track_id = _ro("track_id")
     active_take_id = _ro("active_take_id")
+    comp = _ro("comp")
+    crossfade = _ro("crossfade")
 
     def __init__(
         self,
@@ -175,6 +235,8 @@ class Clip:
         fade_out: int = 0,
         active_take_id: str | None = None,
         clip_id: str | None = None,
+        comp: tuple[CompSegment, ...] = (),
+        crossfade: int = DEFAULT_CROSSFADE,
     ) -> None:
         if not takes:
             raise ValidationError("a clip needs at least one take")
@@ -196,6 +258,8 @@ class Clip:
         self._fade_out = check_frames(fade_out, "fade-out")
         if self._fade_in + self._fade_out > self._length:
             raise ValidationError("fade-in plus fade-out cannot be longer than the clip")
+        self._comp = check_comp(comp, {t.id for t in self._takes}, f"clip {self._id} comp")
+        self._crossfade = check_crossfade(crossfade)
         self._track_id: str | None = None
         self.changed = Signal("Clip.changed")
 
@@ -237,7 +301,16 @@ class Clip:
             fade_out=self._fade_out,
             active_take_id=self._active_take_id,
             clip_id=clip_id,
+            comp=self._comp,
+            crossfade=self._crossfade,
         )
+
+    def source_frame(self, timeline_frame: int) -> int:
+        """The source-timeline frame that sounds at `timeline_frame`."""
+        return timeline_frame - self._position + self._source_offset
+
+    def timeline_frame(self, source_frame: int) -> int:
+        return source_frame - self._source_offset + self._position
 
     # -- setters for commands only
     def _set(self, field_name: str, value: Any) -> None:
@@ -263,6 +336,10 @@ class Clip:
         self._takes = takes
         self._active_take_id = active_take_id
         self.changed.emit(self, "takes")
+
+    def _set_comp(self, comp: tuple[CompSegment, ...]) -> None:
+        comp = check_comp(comp, {t.id for t in self._takes}, f"clip {self._id} comp")
+        self._set("comp", comp)
 
     def __repr__(self) -> str:
         return f"<Clip {self._id} {self._name!r} @{self._position}+{self._length}>"

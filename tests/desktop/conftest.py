@@ -80,6 +80,35 @@ def two_clip_window(window, qtbot):
     return window, ids
 
 
+@pytest.fixture
+def models_at(tiny_checkpoints):
+    """Point the app's Settings at a checkpoints folder (tiny by default) for one test."""
+    from engine.settings import Settings, save_settings, settings_path
+
+    chosen = []
+
+    def point(folder=tiny_checkpoints):
+        save_settings(Settings(checkpoints=str(folder), device="cpu"))
+        chosen.append(folder)
+        return folder
+
+    point()
+    yield point
+    settings_path().unlink(missing_ok=True)
+
+
+@pytest.fixture
+def gen_window(models_at, window, qtbot):
+    window.generation.refresh_models()
+    events = []
+    window.bridge.job_event.connect(events.append)
+    window.events = events
+    yield window
+    window.generation.set_autogen(False)
+    window.bridge.cancel_all()
+    assert window.bridge.queue.wait_until_idle(60)
+
+
 # --- mouse helpers: real QMouseEvents on the view's viewport -------------------------------
 def _send_mouse(widget, kind, pos, buttons, button, modifiers=None):
     from PySide6.QtCore import QPointF, Qt

@@ -15,40 +15,12 @@ from desktop import dialogs
 from engine.audio.mixer import render_range
 from engine.audio.render_plan import build_render_plan
 from engine.jobs import JobCancelled, JobProgress
-from engine.settings import Settings, save_settings, settings_path
 from tests.desktop.conftest import click
 
 pytest.importorskip("torch")
 
 WAIT_MS = 180_000
 SECONDS = 6
-
-
-@pytest.fixture
-def models_at(tiny_checkpoints):
-    """Point the app's Settings at a checkpoints folder (tiny by default) for one test."""
-    chosen = []
-
-    def point(folder=tiny_checkpoints):
-        save_settings(Settings(checkpoints=str(folder), device="cpu"))
-        chosen.append(folder)
-        return folder
-
-    point()
-    yield point
-    settings_path().unlink(missing_ok=True)
-
-
-@pytest.fixture
-def gen_window(models_at, window, qtbot):
-    window.generation.refresh_models()
-    events = []
-    window.bridge.job_event.connect(events.append)
-    window.events = events
-    yield window
-    window.generation.set_autogen(False)
-    window.bridge.cancel_all()
-    assert window.bridge.queue.wait_until_idle(60)
 
 
 def fill_and_generate(window, qtbot, caption="lofi piano, warm tape", takes=2, seeds="11, 12"):

@@ -88,3 +88,14 @@ def test_models_list_uses_the_setting(clean_env, tiny_checkpoints, capsys):
     assert main(["models", "list"]) == 0
     out = capsys.readouterr().out
     assert str(tiny_checkpoints) in out and "settings" in out and "acestep-v15-turbo" in out
+
+
+def test_crossfade_setting_round_trips_and_a_bad_value_falls_back_to_50_ms(tmp_path):
+    from engine.settings import Settings, load_settings, save_settings
+
+    path = tmp_path / "settings.json"
+    assert Settings().crossfade_frames() == 2400
+    save_settings(Settings(crossfade_ms="20"), path)
+    assert load_settings(path).crossfade_frames() == 960
+    for bad in ("nan", "-5", "9999", "fast"):
+        assert Settings(crossfade_ms=bad).crossfade_frames() == 2400

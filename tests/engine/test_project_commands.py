@@ -371,20 +371,3 @@ def _try(fn):
         return exc
     return None
 
-
-def test_region_take_splits_and_adds_the_take_as_one_step(project):
-    from engine.project.commands import add_region_take
-
-    _, b = project.test_assets
-    before = snapshot(project)
-    target = add_region_take(project, "clip-1", 2 * SR, 3 * SR, b.id, name="repaint", meta={"seed": 1})
-    clips = sorted(project.track("track-1").clips, key=lambda c: c.position)
-    assert [(c.position, c.end) for c in clips] == [(SR, 2 * SR), (2 * SR, 3 * SR), (3 * SR, 5 * SR)]
-    middle = project.clip(target)
-    assert middle.position == 2 * SR and middle.asset_id == b.id and len(middle.takes) == 2
-    assert all(c.asset_id != b.id for c in clips if c.id != target)  # outside the region: untouched
-    assert project.history.count == 1
-    project.history.undo()
-    assert snapshot(project) == before
-    with pytest.raises(ValidationError):
-        add_region_take(project, "clip-1", 50 * SR, 60 * SR, b.id)
