@@ -25,13 +25,13 @@ def _songs(folder: Path) -> None:
 
     folder.mkdir(parents=True, exist_ok=True)
     t = np.arange(int(1.0 * 48000)) / 48000
-    rows = ["file,caption,bpm,key"]
+    rows = ["file;caption;bpm;key"]
     for name, freq, caption, bpm, key in (("rainy-keys.wav", 220.0, "mellow lofi Rhodes, vinyl crackle", 84, "F minor"),
                                           ("night-bass.wav", 110.0, "deep warm bass groove, late night", 90, "A minor"),
                                           ("glass-bells.wav", 660.0, "glassy bells, slow ambient pad", 70, "C major")):
         mono = (0.3 * np.sin(2 * np.pi * freq * t) * np.exp(-t)).astype(np.float32)
         write_audio(folder / name, np.stack([mono, mono]), "wav24")
-        rows.append(f"{name},{caption},{bpm},{key}")
+        rows.append(f"{name};{caption};{bpm};{key}")
     (folder / "labels.csv").write_text("\n".join(rows) + "\n")
 
 
@@ -86,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
             window.grab().save(str(path))
             print(path)
             panel.cancel()
+        if panel.job_id is None and not state["shot"] and state.get("started"):
+            print(panel.status.text(), file=sys.stderr)  # it ended before the shot: say why
+            state["shot"] = True
         if state["shot"] and panel.job_id is None:
             bridge.shutdown(timeout_s=30)
             app.quit()
@@ -93,7 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     timer = QTimer()
     timer.timeout.connect(poll)
     timer.start(100)
-    QTimer.singleShot(200, lambda: panel.start(resume=False))
+    def start() -> None:
+        panel.start(resume=False)
+        state["started"] = True
+
+    QTimer.singleShot(200, start)
     app.exec()
     return 0
 

@@ -66,6 +66,12 @@ def smoothed(values: list[float], weight: float = SMOOTHING) -> np.ndarray:
     return out
 
 
+def _size(n: float) -> str:
+    if n >= 1024**3:
+        return _tr("{0:.1f} GB").format(n / 1024**3)
+    return _tr("{0:.0f} MB").format(n / 1024**2)
+
+
 def _human(seconds: float) -> str:
     if seconds < 90:
         return _tr("{0:.0f} s").format(seconds)
@@ -362,9 +368,10 @@ class TrainingPanel(QWidget):
         self.smooth_curve.setData(self.steps, smoothed(self.losses) if self.losses else [])
 
     def _show_estimate(self, estimate) -> None:
-        text = self.tr("About {0} for {1} steps ({2:.1f} s each); needs {3:.1f} of {4:.1f} GB memory.").format(
-            _human(estimate.total_seconds), estimate.total_steps, estimate.seconds_per_step,
-            estimate.peak_bytes / 1024**3, estimate.available_bytes / 1024**3)
+        text = self.tr("Estimate: about {0} for {1} steps ({2:.1f} s each); needs {3} of the {4} "
+                       "memory free.").format(_human(estimate.total_seconds), estimate.total_steps,
+                                              estimate.seconds_per_step, _size(estimate.peak_bytes),
+                                              _size(estimate.available_bytes))
         if not estimate.fits:
             text += " " + self.tr("It will probably not fit: lower the batch or turn on Save memory.")
         self.estimate.setText(text)

@@ -68,7 +68,7 @@ def test_panel_from_songs_to_loss_plot_to_create_panel(qtbot, bridge, songs, tin
     xs, ys = panel.raw_curve.getData()
     assert list(xs) == [1, 2, 3, 4, 5, 6] and np.isfinite(ys).all()
     assert len(panel.smooth_curve.getData()[1]) == 6
-    assert "steps" in panel.estimate.text() and "GB" in panel.estimate.text()
+    assert "steps" in panel.estimate.text() and "memory" in panel.estimate.text()
     assert panel.status.text().startswith("Done")
     # Resume after the end: the plot comes back from losses.jsonl, nothing more to train.
     qtbot.mouseClick(panel.resume_button, Qt.MouseButton.LeftButton)

@@ -152,7 +152,7 @@ def test_training_a_few_dozen_steps_lowers_the_loss(models, preprocessed, tmp_pa
     apply_loras(dit.transformer, (LoraSpec(str(result.adapter_path)),))
     after = evaluation_loss(dit.transformer, samples, family)
     apply_loras(dit.transformer, ())
-    assert after < 0.8 * before, (before, after)
+    assert after < 0.85 * before, (before, after)
     del add_training_adapter
 
 
