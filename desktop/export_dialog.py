@@ -18,6 +18,7 @@ from pathlib import Path
 from PySide6.QtCore import QT_TRANSLATE_NOOP, QSettings, Qt
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -61,6 +62,7 @@ class ExportChoice:
     fmt: str  # a key of FORMATS
     destination: Path
     use_selection: bool
+    with_lrc: bool = False  # also write the timeline's synced lyrics as <mix>.lrc
 
 
 def with_suffix_for(path: str, fmt: str) -> str:
@@ -133,6 +135,7 @@ class ExportDialog(QDialog):
         use_selection: bool,
         stem_names: Callable[[str], list[str]],
         empty: bool = False,
+        has_lyrics: bool = False,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("exportDialog")
@@ -184,6 +187,14 @@ class ExportDialog(QDialog):
         dest_col.setContentsMargins(0, 0, 0, 0)
         dest_col.addLayout(row)
         dest_col.addWidget(self.files_label)
+
+        self._has_lyrics = has_lyrics
+        self.lrc_check = QCheckBox(self.tr("Also write the synced lyrics (.lrc) beside the mix"))
+        self.lrc_check.setObjectName("exportLrc")
+        self.lrc_check.setChecked(has_lyrics)
+        self.lrc_check.setToolTip(self.tr("Players that show karaoke lyrics read this file") if has_lyrics else
+                                  self.tr("No take on the timeline has synced lyrics yet: score the takes first"))
+        dest_col.addWidget(self.lrc_check)
 
         self.error_label = QLabel()
         self.error_label.setObjectName("exportError")
@@ -244,6 +255,7 @@ class ExportDialog(QDialog):
             fmt=self.fmt,
             destination=Path(path).expanduser(),
             use_selection=self.kind == "mix" and self._has_selection and self.selection_radio.isChecked(),
+            with_lrc=self.kind == "mix" and self._has_lyrics and self.lrc_check.isChecked(),
         )
 
     # --- reactions -------------------------------------------------------------------------
@@ -280,6 +292,8 @@ class ExportDialog(QDialog):
             self.range_hint.setText("")
         self.range_hint.setVisible(stems)
         self.export_button.setText(self.tr("Export Stems") if stems else self.tr("Export Mix"))
+        self.lrc_check.setVisible(not stems)
+        self.lrc_check.setEnabled(self._has_lyrics)
         self._refresh_files()
         self.adjustSize()
 

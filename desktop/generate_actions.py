@@ -21,6 +21,7 @@ class GenerateActions:
     autogen: QAction
     previous_take: QAction
     next_take: QAction
+    score_takes: QAction
     settings: QAction
 
     @classmethod
@@ -31,5 +32,6 @@ class GenerateActions:
             autogen=_action(w, _tr("&AutoGen"), [], _tr("Keep making takes with fresh seeds"), checkable=True),
             previous_take=_action(w, _tr("&Previous Take"), ["["], _tr("Play the selected clip's previous take")),
             next_take=_action(w, _tr("&Next Take"), ["]"], _tr("Play the selected clip's next take")),
+            score_takes=_action(w, _tr("S&core Takes"), [], _tr("Judge the selected clip's takes and make their synced lyrics")),
             settings=_action(w, _tr("&Settings…"), ["Ctrl+,"], _tr("Models folder, device and precision")),
         )

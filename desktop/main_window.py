@@ -93,6 +93,10 @@ class MainWindow(QMainWindow):
         self._owns_bridge = bridge is None
         self._build_docks()
         self.generation = GenerationController(self, self.bridge, self.create_panel, self.inspector, parent=self)
+        from desktop.controllers.scoring_controller import ScoringController
+
+        self.scoring = ScoringController(self, self.bridge, self.generation, self.inspector, self.lyrics_view,
+                                         self.transport, parent=self)
         self.regions = RegionController(self, self.bridge, self.region_actions, self.generation, parent=self)
         self._build_menus()
         self._build_region_toolbar()
@@ -176,7 +180,8 @@ class MainWindow(QMainWindow):
         for action in (a.play, a.stop, a.loop):
             transport.addAction(action)
         g = self.generate_actions
-        for action in (g.create, g.generate, g.autogen, None, g.previous_take, g.next_take, None, g.settings):
+        for action in (g.create, g.generate, g.autogen, None, g.previous_take, g.next_take, g.score_takes, None,
+                       g.settings):
             self.generate_menu.addSeparator() if action is None else self.generate_menu.addAction(action)
         r = self.region_actions
         self.generate_menu.addSeparator()
@@ -187,7 +192,8 @@ class MainWindow(QMainWindow):
         for action in (r.ab, r.lanes, r.flatten, r.retake):
             self.takes_menu.addAction(action)
         panels = self.view_menu.addMenu(self.tr("&Panels"))
-        for dock in (self.create_dock, self.inspector_dock, self.models_dock, self.training_dock, self.jobs_dock):
+        for dock in (self.create_dock, self.inspector_dock, self.models_dock, self.training_dock, self.jobs_dock,
+                     self.lyrics_dock):
             panels.addAction(dock.toggleViewAction())
         about = QAction(self.tr("&About Legato"), self)
         about.triggered.connect(self._show_about)
@@ -313,6 +319,12 @@ class MainWindow(QMainWindow):
         self.models_panel = ModelsPanel()
         self.models_dock = self._dock("modelsDock", self.tr("Models"), self.models_panel,
                                       Qt.DockWidgetArea.RightDockWidgetArea)
+        from desktop.panels.lyrics_view import LyricsView
+
+        self.lyrics_view = LyricsView()
+        self.lyrics_dock = self._dock("lyricsDock", self.tr("Lyrics"), self.lyrics_view,
+                                      Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.splitDockWidget(self.jobs_dock, self.lyrics_dock, Qt.Orientation.Horizontal)
         self.tabifyDockWidget(self.create_dock, self.inspector_dock)
         self.tabifyDockWidget(self.inspector_dock, self.models_dock)
         self._build_training_dock()
@@ -354,6 +366,8 @@ class MainWindow(QMainWindow):
         g.previous_take.triggered.connect(lambda: self._step_takes(-1))
         g.next_take.triggered.connect(lambda: self._step_takes(1))
         g.settings.triggered.connect(self.open_settings)
+        g.score_takes.triggered.connect(self.scoring.score_selected)
+        self.scoring.message.connect(self.show_status)
         # A finished download changes what the Create panel can offer.
         self.models_panel.installed_changed.connect(lambda: self.show_status(self.generation.refresh_models()))
         self.bridge.job_event.connect(self.job_strip.on_job_event)
@@ -467,6 +481,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.transport.shutdown()
+        self.scoring.shutdown()
         self.documents.shutdown()
         self.peaks.shutdown()
         if self._owns_bridge:

@@ -4,6 +4,7 @@ there, and which device runs them. Saved with engine.settings, so the CLI uses t
 from __future__ import annotations
 
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -85,6 +86,12 @@ class SettingsDialog(QDialog):
         form.addRow(tr("Device"), self.device)
         form.addRow(tr("Precision"), self.dtype)
         form.addRow(tr("Detected"), self.detected)
+        self.auto_score = QCheckBox(tr("Score new takes after each generation"))
+        self.auto_score.setObjectName("scoreAfterGeneration")
+        self.auto_score.setToolTip(tr("Judge every new take (lyrics fit, quality) and make its synced lyrics "
+                                      "as soon as it lands; takes a few seconds more per batch"))
+        self.auto_score.setChecked(settings.scores_after_generation)
+        form.addRow(tr("Scoring"), self.auto_score)
         form.addRow(tr("Seam crossfade"), self.crossfade)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
@@ -102,6 +109,7 @@ class SettingsDialog(QDialog):
     def chosen(self) -> Settings:
         return self._settings.with_changes(checkpoints=self.folder.text().strip(),
                                            device=self.device.currentData(), dtype=self.dtype.currentData(),
+                                           score_after_generation="on" if self.auto_score.isChecked() else "off",
                                            crossfade_ms=str(self.crossfade.value()))
 
     def _browse(self) -> None:

@@ -33,6 +33,10 @@ def apply_dark_theme(window: QWidget) -> None:
         pal.setColor(QPalette.ColorRole.HighlightedText, QColor(0xFF, 0xFF, 0xFF))
         pal.setColor(QPalette.ColorRole.ToolTipBase, QColor(0x33, 0x36, 0x3E))
         pal.setColor(QPalette.ColorRole.ToolTipText, QColor(0xEE, 0xEE, 0xEE))
+        # Disabled items must read as disabled (a greyed-out region action says "not here").
+        grey = QColor(0x6B, 0x70, 0x79)
+        for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText):
+            pal.setColor(QPalette.ColorGroup.Disabled, role, grey)
         app.setPalette(pal)
         app.setStyleSheet(_QSS)
         app.setProperty("legatoThemed", True)

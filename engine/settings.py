@@ -60,6 +60,8 @@ class Settings:
         quantization: "auto" (by memory tier), "none" or "int8" (torchao weight-only, DiT and LM).
         compile: "auto" (on for CUDA), "on" or "off": torch.compile the DiT.
         vae_device: "auto" (the generation device, CPU as the OOM fallback) or "cpu".
+        score_after_generation: "on" or "off": judge every new take (quality, lyric alignment,
+            LRC) right after its batch lands (engine.studio.scoring).
         crossfade_ms: the equal-power crossfade at each region take's edges and comp cut, in
             milliseconds ("50" by default; `crossfade_frames()` reads it safely).
         extra: keys this version does not know, kept verbatim when saving.
@@ -72,11 +74,16 @@ class Settings:
     quantization: str = "auto"
     compile: str = "auto"
     vae_device: str = "auto"
+    score_after_generation: str = "off"
     crossfade_ms: str = "50"
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def with_changes(self, **changes: Any) -> Settings:
         return replace(self, **changes)
+
+    @property
+    def scores_after_generation(self) -> bool:
+        return self.score_after_generation == "on"
 
     def crossfade_frames(self, sample_rate: int = 48_000) -> int:
         """`crossfade_ms` in frames: 0–500 ms; a hand-edited bad value falls back to 50 ms."""

@@ -105,8 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         window.grab().save(str(args.out / "take_lanes.png"))
         window.region_actions.lanes.setChecked(False)
         for instrument, seed in (("guitar", 1), ("drums", 2)):
-            edit = R.add_layer(window.project, 0, 16 * 48_000, instrument, caption="lofi hip hop", seed=seed,
-                               checkpoints=checkpoints, device="cpu")
+            edit = R.add_layer(window.project, 0, 8 * 48_000, instrument, caption="lofi hip hop", seed=seed,
+                               steps=8, checkpoints=checkpoints, device="cpu")
             R.run_edit(window.project, edit, models=models)
         window.timeline.view.set_selection(None)
         QTimer.singleShot(600, step5)

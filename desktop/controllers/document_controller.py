@@ -227,6 +227,7 @@ class DocumentController(QObject):
         The dialog starts from the last export's format and folders (QSettings) and offers
         the time selection when there is one.
         """
+        from engine.audio.export import project_lrc
         from engine.audio.render_plan import build_render_plan
 
         memory = ExportMemory(self.export_settings)
@@ -245,6 +246,7 @@ class DocumentController(QObject):
             use_selection=memory.use_selection,
             stem_names=lambda fmt: _stem_names(plan, self.project, fmt),
             empty=plan.length == 0,
+            has_lyrics=bool(project_lrc(self.project)),
         )
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.setWindowModality(Qt.WindowModality.WindowModal)
@@ -289,7 +291,19 @@ class DocumentController(QObject):
             work = lambda cb: engine_io.export_mix(project, str(dest), fmt, cb)  # noqa: E731
         else:
             work = lambda cb: _export_mix_range(project, dest, fmt, rng.start, rng.end, cb)  # noqa: E731
-        return self._with_progress(self.tr("Exporting mix…"), work, done_text=self.tr("Exported the mix to {0}").format(dest))
+        done = self._with_progress(self.tr("Exporting mix…"), work, done_text=self.tr("Exported the mix to {0}").format(dest))
+        if done and choice.with_lrc:
+            from engine.audio.export import project_lrc, write_lrc_beside
+
+            try:
+                lrc = write_lrc_beside(dest, project_lrc(project, *(() if rng is None else (rng.start, rng.end))))
+            except LegatoError as exc:
+                dialogs.show_error(self.window, self.tr("Export failed"), str(exc))
+                return False
+            if lrc is not None:
+                self.window.show_status(self.tr("Exported the mix to {0} and its synced lyrics to {1}").format(
+                    dest, lrc.name))
+        return done
 
     def _with_progress(self, label: str, work, parts: int = 1, done_text: str | None = None) -> bool:
         """Run an export on the main thread with a modal progress dialog that can cancel it.

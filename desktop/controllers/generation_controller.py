@@ -44,10 +44,13 @@ class PendingJob:
 class GenerationController(QObject):
     """Signals:
         landed(str): a clip id that received takes (the window selects and shows it).
+        batch_landed(str, tuple, object): a new batch's clip id, its take ids and the
+            GenerationResult (its latents let "score after generation" skip a VAE encode).
         message(str): a one-line status for the status bar.
     """
 
     landed = Signal(str)
+    batch_landed = Signal(str, object, object)
     message = Signal(str)
     _prepared = Signal(object)  # (pending, result, assets) from the hashing thread
 
@@ -395,6 +398,7 @@ class GenerationController(QObject):
             landed = land_batch(self.project, result, pending.placement, extra_meta=pending.extra_meta,
                                 assets=assets)
             clip_id = landed.clip_id
+            new_ids = landed.take_ids
             if self.panel.advanced.lock_seeds.isChecked():
                 self.panel.advanced.seeds.setText(", ".join(str(t.seed) for t in result.takes))
         elif pending.kind == KIND_RERENDER:
@@ -404,15 +408,18 @@ class GenerationController(QObject):
                 from engine.studio.regions import reland
 
                 reland(self.project, clip_id, original, result, extra_meta=pending.extra_meta)
+                new_ids = ()  # a region take: not a batch to score
             else:
-                add_takes(self.project, clip_id, result, extra_meta=pending.extra_meta, make_active=True,
-                          verb="Re-render", assets=assets)
+                new_ids = add_takes(self.project, clip_id, result, extra_meta=pending.extra_meta, make_active=True,
+                                    verb="Re-render", assets=assets)
         else:  # KIND_MORE (AutoGen)
             clip_id = pending.clip_id
             if clip_id not in {c.id for c in self.project.clips()}:
                 self.message.emit(self.tr("The clip for these takes was deleted; AutoGen stopped"))
                 return
-            add_takes(self.project, clip_id, result, extra_meta=pending.extra_meta, assets=assets)
+            new_ids = add_takes(self.project, clip_id, result, extra_meta=pending.extra_meta, assets=assets)
         self.landed.emit(clip_id)
+        if new_ids:
+            self.batch_landed.emit(clip_id, tuple(new_ids), result)
         if pending.kind in (KIND_BATCH, KIND_MORE):
             self._autogen_next(pending, clip_id)

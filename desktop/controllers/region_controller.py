@@ -98,6 +98,11 @@ class RegionController(QObject):
             action.setEnabled(ok)
             tip = action.statusTip()
             action.setToolTip(tip if ok else _tr("{0} — {1}").format(tip, target.why_not(kind)))
+        clip = self._selected_clip()
+        self.actions.ab.setEnabled(clip is not None and len(clip.takes) > 1)
+        self.actions.flatten.setEnabled(clip is not None and bool(clip.comp))
+        self.actions.retake.setEnabled(clip is not None and "request" in (
+            clip.take(clip.comp[-1].take_id) if clip.comp else clip.active_take).meta)
 
     # --- dialogs ------------------------------------------------------------------------------
     @Slot(str)
@@ -116,9 +121,8 @@ class RegionController(QObject):
         return dialog
 
     def _setup(self, kind: str, target: RegionTarget) -> DialogSetup:
-        from engine.studio.regions import base_model_needed, prefill
-
         from engine.studio.region_lyrics import take_region_lyrics
+        from engine.studio.regions import base_model_needed, prefill
 
         project = self.project
         clip = project.clip(target.clip_id) if target.clip_id else None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QFormLayout,
     QGridLayout,
     QLabel,
@@ -20,7 +21,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.panels import score_text
 from engine.project.model import Clip, Take
+from engine.studio.scoring import take_score
 
 TS_LABELS = {"2": "2/4", "3": "3/4", "4": "4/4", "6": "6/8"}
 
@@ -37,6 +40,7 @@ class TakeInspector(QWidget):
     use_as_source = Signal(str, str)
     rerender = Signal(str, str)
     export_take = Signal(str, str)
+    score_takes = Signal(str)  # clip id: judge every generated take of the clip
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -51,6 +55,11 @@ class TakeInspector(QWidget):
         self.takes.setObjectName("takeList")
         self.takes.setMaximumHeight(130)
         self.takes.itemClicked.connect(self._clicked)
+        self.sort_by_score = QCheckBox(tr("Best score first"))
+        self.sort_by_score.setObjectName("sortByScore")
+        self.sort_by_score.setToolTip(tr("List the takes by their score (lyrics fit, else quality); "
+                                         "unscored takes come last"))
+        self.sort_by_score.toggled.connect(lambda _on: self._refill())
 
         self.caption = _value(QLabel())
         self.caption.setObjectName("takeCaption")
@@ -67,9 +76,12 @@ class TakeInspector(QWidget):
         self.steps = _value(QLabel())
         self.timings = _value(QLabel())
         self.timings.setObjectName("takeTimings")
+        self.scores = _value(QLabel())
+        self.scores.setObjectName("takeScores")
         details = QWidget()
         form = QFormLayout(details)
         form.setContentsMargins(0, 0, 0, 0)
+        form.addRow(tr("Score"), self.scores)
         form.addRow(tr("Caption"), self.caption)
         form.addRow(tr("Lyrics"), self.lyrics)
         form.addRow(tr("Song"), self.metas)
@@ -91,11 +103,17 @@ class TakeInspector(QWidget):
         self.export_button = QPushButton(tr("Export take…"))
         self.export_button.setObjectName("exportTake")
         self.export_button.setToolTip(tr("Write the take's audio and its settings file"))
+        self.score_button = QPushButton(tr("Score takes"))
+        self.score_button.setObjectName("scoreTakes")
+        self.score_button.setToolTip(tr("Judge every take of this clip: how well the lyrics fit and how well the "
+                                        "audio matches its description; also makes synced lyrics"))
+        self.score_button.clicked.connect(lambda: self.clip is not None and self.score_takes.emit(self.clip.id))
         buttons = QGridLayout()
         buttons.addWidget(self.apply_button, 0, 0)
         buttons.addWidget(self.source_button, 0, 1)
         buttons.addWidget(self.rerender_button, 1, 0)
         buttons.addWidget(self.export_button, 1, 1)
+        buttons.addWidget(self.score_button, 2, 0, 1, 2)
         for button, signal in ((self.apply_button, self.apply_settings), (self.source_button, self.use_as_source),
                                (self.rerender_button, self.rerender), (self.export_button, self.export_take)):
             button.clicked.connect(lambda _=False, s=signal: self._emit(s))
@@ -104,6 +122,7 @@ class TakeInspector(QWidget):
         col.setContentsMargins(8, 6, 8, 8)
         col.addWidget(self.heading)
         col.addWidget(self.takes)
+        col.addWidget(self.sort_by_score)
         col.addWidget(details)
         col.addLayout(buttons)
         col.addStretch(1)
@@ -119,17 +138,38 @@ class TakeInspector(QWidget):
         self.takes.clear()
         if clip is None:
             self.heading.setText(self.tr("Select a clip to see its takes."))
+            self.score_button.setEnabled(False)
             self._show_take(None)
             return
         count = len(clip.takes)
         self.heading.setText(self.tr("{0} — {1} take(s)").format(clip.name or self.tr("clip"), count))
-        for number, take in enumerate(clip.takes, start=1):
-            item = QListWidgetItem(f"{'▶ ' if take.id == clip.active_take_id else '   '}{number}. {take.name or take.id}")
+        self.score_button.setEnabled(any("request" in t.meta for t in clip.takes))
+        self._refill()
+        self._show_take(clip.active_take)
+
+    def _refill(self) -> None:
+        """The take rows, in clip order or best score first; each shows its score badge."""
+        clip = self.clip
+        self.takes.clear()
+        if clip is None:
+            return
+        numbered = list(enumerate(clip.takes, start=1))
+        if self.sort_by_score.isChecked():
+            numbered.sort(key=lambda nt: (take_score(nt[1].meta) is None, -(take_score(nt[1].meta) or 0.0), nt[0]))
+        for number, take in numbered:
+            mark = "▶ " if take.id == clip.active_take_id else "   "
+            # The score goes first: long take names are cut off at the right of the list.
+            score = score_text.badge(take.meta) or "       "
+            text = f"{mark}{score}   {number}. {take.name or take.id}"
+            item = QListWidgetItem(text)
             item.setData(Qt.ItemDataRole.UserRole, take.id)
+            item.setToolTip(score_text.summary(take.meta))
             self.takes.addItem(item)
             if take.id == clip.active_take_id:
                 self.takes.setCurrentItem(item)
-        self._show_take(clip.active_take)
+
+    def row_take_ids(self) -> list[str]:
+        return [self.takes.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.takes.count())]
 
     def selected_take(self) -> Take | None:
         if self.clip is None:
@@ -157,6 +197,8 @@ class TakeInspector(QWidget):
         self.source_button.setEnabled(take is not None)
         if take is None:
             return
+        self.scores.setText(score_text.summary(meta) if generated else "—")
+        self.scores.setToolTip(score_text.details(meta))
         if not generated:
             self.caption.setText(self.tr("Imported audio"))
             self.lyrics.setPlainText("")

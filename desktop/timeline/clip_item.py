@@ -51,6 +51,7 @@ class ClipView:
     take_number: int = 1  # the active whole-clip take, 1-based
     take_count: int = 1  # whole-clip takes (region takes play inside their comp segments)
     comp_segments: tuple[tuple[float, float], ...] = ()  # seconds from the clip start: region takes
+    take_score: float | None = None  # the active take's score in [0, 1] (None = not scored)
 
     @property
     def end_s(self) -> float:
@@ -196,6 +197,12 @@ class ClipItem(QGraphicsItem):
         p.setFont(font)
         switcher = self.switcher_rect()
         name_right = (switcher.left() - 4) if switcher is not None else w - 4
+        if shown.take_score is not None and name_right > 110:
+            # The active take's score beside the switcher, so A/B-ing takes shows which is judged best.
+            badge = QRectF(name_right - 44, 0, 42, NAME_BAR_HEIGHT)
+            p.drawText(badge, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
+                       _tr("★ {0}", "take score out of 100").format(round(100 * shown.take_score)))
+            name_right = badge.left() - 2
         if w > 24:
             p.drawText(QRectF(6, 0, name_right - 6, NAME_BAR_HEIGHT), Qt.AlignmentFlag.AlignVCenter, shown.name)
         if switcher is not None:

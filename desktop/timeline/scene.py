@@ -17,6 +17,7 @@ from desktop.timeline import palette
 from desktop.timeline.clip_item import ClipItem, ClipView
 from desktop.timeline.geometry import TimelineGeometry
 from desktop.timeline.grid import MusicalGrid
+from engine.studio.scoring import take_score
 from engine.timebase import SAMPLE_RATE
 
 TAIL_SECONDS = 60.0  # room to the right of the last clip to drag into
@@ -46,6 +47,7 @@ def clip_view_of(clip, project) -> ClipView:
         take_number=1 + whole.index(clip.active_take_id) if clip.active_take_id in whole else 1,
         take_count=len(whole),
         comp_segments=segments,
+        take_score=take_score(clip.active_take.meta),
     )
 
 

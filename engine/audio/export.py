@@ -7,6 +7,8 @@ Public API (stable):
     export_mix(plan, path, fmt, ctx=None, start=0, end=None) -> Path
     export_stems(plan, folder, fmt, names, ctx=None) -> list[Path]   (one file per track)
     stem_file_name(index, name, fmt) -> str
+    project_lrc(project, start=0, end=None) -> str      (the timeline's synced lyrics)
+    write_lrc_beside(audio_path, lrc) -> Path | None    (`song.lrc` next to `song.flac`)
 Thread: a worker (blocking; seconds for a long song). Raises AudioFileError, Cancelled.
 """
 
@@ -94,3 +96,45 @@ def export_stems(
             )
         paths.append(path)
     return paths
+
+
+def project_lrc(project, start: int = 0, end: int | None = None) -> str:
+    """The synced lyrics of what the mix plays over [start, end) samples, as LRC text.
+
+    Every clip on an unmuted track whose active take has an LRC (take meta "lrc", from
+    scoring) contributes the lines that fall inside the clip's window, moved to project time
+    (take time t sounds at clip.position + t - clip.source_offset) and then relative to
+    `start`. "" when nothing on the timeline has synced lyrics.
+    """
+    from engine.scoring.lrc import LyricLine, format_lrc, parse_lrc
+
+    end_s = None if end is None else (end - start) / SAMPLE_RATE
+    lines: list[LyricLine] = []
+    for track in project.tracks:
+        if track.mute:
+            continue
+        for clip in track.clips:
+            text = clip.active_take.meta.get("lrc")
+            if not isinstance(text, str) or not text:
+                continue
+            offset_s, length_s = clip.source_offset / SAMPLE_RATE, clip.length / SAMPLE_RATE
+            for t, line in parse_lrc(text):
+                if not offset_s - 0.05 <= t < offset_s + length_s:
+                    continue
+                at = (clip.position - start) / SAMPLE_RATE + max(0.0, t - offset_s)
+                if at >= 0 and (end_s is None or at < end_s):
+                    lines.append(LyricLine(at, at, line))
+    lines.sort(key=lambda line: line.start_s)
+    return format_lrc(lines)
+
+
+def write_lrc_beside(audio_path: str | os.PathLike, lrc: str) -> Path | None:
+    """Write `lrc` as `<audio stem>.lrc` next to an exported file; None when there is nothing."""
+    if not lrc:
+        return None
+    target = Path(audio_path).with_suffix(".lrc")
+    try:
+        target.write_text(lrc, encoding="utf-8")
+    except OSError as exc:
+        raise AudioFileError(f"cannot write {target}: {exc}") from exc
+    return target

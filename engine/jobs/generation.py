@@ -60,36 +60,11 @@ class GenerateJob(JobSpec):
         return f"{self.request.task}: {n} take{'s' if n != 1 else ''}"
 
     def run(self, models: ModelCache, ctx: JobContext) -> GenerationResult:
-        from engine.runtime.device import default_dtypes, pick_device
-        from engine.tasks.components import resolve_model
-        from engine.tasks.pipeline import GenerationPipeline
         from engine.tasks.request import validate_request
 
         validate_request(self.request)  # a bad request fails before seconds of model loading
         checkpoints = Path(self.checkpoints)
-        folder = resolve_model(checkpoints, self.model, self.request.task)
-        device = pick_device(self.device)
-        dtype = default_dtypes(device, self.dtype).dit
-        key = ModelKey(
-            str(folder.resolve()), str(device), str(dtype).removeprefix("torch."), (PIPELINE_VARIANT,)
-        )
-
-        def load() -> GenerationPipeline:
-            ctx.progress("load models", 0, 1)
-            # `folder` is absolute, so resolve_model inside keeps exactly this folder.
-            pipe = GenerationPipeline.from_checkpoints(
-                checkpoints,
-                model=str(folder.resolve()),
-                task=self.request.task,
-                device=str(device),
-                dtype=dtype,
-            )
-            ctx.progress("load models", 1, 1)
-            return pipe
-
-        ctx.check_cancelled()
-        pipeline = models.get_or_load(key, load)
-        ctx.check_cancelled()
+        pipeline = cached_pipeline(models, ctx, checkpoints, self.model, self.request.task, self.device, self.dtype)
         if not self.force:
             self._refuse_if_it_cannot_fit(pipeline)
         planner = None
@@ -112,3 +87,30 @@ class GenerateJob(JobSpec):
         result = predict(self.request, calib, pipeline.family)
         if not result.fits:
             raise ValidationError(f"this request will not fit: {result.line} (force it to run anyway)")
+
+
+def cached_pipeline(models: ModelCache, ctx: JobContext, checkpoints: Path, model: str | None, task: str,
+                    device: str = "auto", dtype: str | None = None):
+    """The GenerationPipeline for (DiT folder, device, dtype) from the worker's cache, loading it
+    on first use. Shared by GenerateJob and ScoreJob, so scoring a fresh batch loads nothing."""
+    from engine.runtime.device import default_dtypes, pick_device
+    from engine.tasks.components import resolve_model
+    from engine.tasks.pipeline import GenerationPipeline
+
+    folder = resolve_model(checkpoints, model, task)
+    picked = pick_device(device)
+    torch_dtype = default_dtypes(picked, dtype).dit
+    key = ModelKey(str(folder.resolve()), str(picked), str(torch_dtype).removeprefix("torch."), (PIPELINE_VARIANT,))
+
+    def load() -> GenerationPipeline:
+        ctx.progress("load models", 0, 1)
+        # `folder` is absolute, so resolve_model inside keeps exactly this folder.
+        pipe = GenerationPipeline.from_checkpoints(checkpoints, model=str(folder.resolve()), task=task,
+                                                   device=str(picked), dtype=torch_dtype)
+        ctx.progress("load models", 1, 1)
+        return pipe
+
+    ctx.check_cancelled()
+    pipeline = models.get_or_load(key, load)
+    ctx.check_cancelled()
+    return pipeline

@@ -17,7 +17,7 @@ per view. It lives in `engine.project.selection.Selection` (plain, evented, not 
 Public API (stable): Command (base), Group, AddTrack, RemoveTrack, MoveTrack, RenameTrack,
 SetTrackColour, SetTrackGain, SetTrackPan, SetTrackMute, SetTrackSolo, AddClip, RemoveClips,
 RemoveClip, MoveClip, TrimClip, SplitClip, DuplicateClip, SetClipGain, SetFades, RenameClip,
-AddTake, SetActiveTake, SetComp, SetCrossfade, ReshapeClip, SetTempo, SetTimeSignature,
+AddTake, SetActiveTake, SetTakeMeta, SetComp, SetCrossfade, ReshapeClip, SetTempo, SetTimeSignature,
 SetMasterGain, RenameProject; comp_with (pure), add_region_take (a region take + its comp segment
 as one step), ab_switch (the A/B key), flatten_comp (the comp rendered into one take).
 """
@@ -904,3 +904,35 @@ def flatten_comp(project: Project, clip_id: str, name: str = "") -> str:
             {"start": s.start, "end": s.end, "take": s.take_id} for s in clip.comp]}, offset=lo))
         project.history.push(SetComp(clip_id, ()))
     return cmd.take_id
+
+
+@dataclass(eq=False)
+class SetTakeMeta(Command):
+    """Set (or, with None, remove) keys of one take's meta, e.g. its "scores" and "lrc".
+
+    The take keeps its id, asset, name and offset; only the given keys change, in one undo step."""
+
+    clip_id: str
+    take_id: str
+    values: Mapping[str, Any]
+    text: str = "Set take info"
+    _old: tuple[tuple[Take, ...], str] | None = None
+
+    def redo(self, project: Project) -> None:
+        from dataclasses import replace
+
+        clip = project.clip(self.clip_id)
+        old = clip.take(self.take_id)  # KeyError if unknown
+        meta = dict(old.meta)
+        for key, value in self.values.items():
+            if value is None:
+                meta.pop(key, None)
+            else:
+                meta[key] = value
+        self._old = (clip.takes, clip.active_take_id)
+        new = replace(old, meta=meta)
+        clip._set_takes(tuple(new if t.id == old.id else t for t in clip.takes), clip.active_take_id)
+
+    def undo(self, project: Project) -> None:
+        assert self._old is not None
+        project.clip(self.clip_id)._set_takes(*self._old)

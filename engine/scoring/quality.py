@@ -34,20 +34,28 @@ def _check(logits: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndar
     return logits, targets
 
 
-def topk_recall(logits: np.ndarray, targets: np.ndarray, k: int = TOP_K) -> float:
-    """Position-weighted top-k recall of `targets` [T] under `logits` [T, V]."""
+def recall_weights(logits: np.ndarray, targets: np.ndarray, k: int = TOP_K) -> np.ndarray:
+    """Per target token: 1 - (rank - 1)/k when the true token ranks 1..k, else 0. -> [T]"""
     logits, targets = _check(logits, targets)
-    if targets.size == 0:
-        return 0.0
     true = logits[np.arange(targets.size), targets]
     rank = 1 + (logits > true[:, None]).sum(axis=1)  # 1 = the arg-max
-    weights = np.where(rank <= k, 1.0 - (rank - 1) / k, 0.0)
-    return float(weights.mean())
+    return np.where(rank <= k, 1.0 - (rank - 1) / k, 0.0)
+
+
+def topk_recall(logits: np.ndarray, targets: np.ndarray, k: int = TOP_K) -> float:
+    """Position-weighted top-k recall of `targets` [T] under `logits` [T, V]."""
+    weights = recall_weights(logits, targets, k)
+    return float(weights.mean()) if weights.size else 0.0
+
+
+def token_log_probs(logits: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """log p(target token) per position -> [T] (rows are independent, so chunks concatenate)."""
+    logits, targets = _check(logits, targets)
+    return _log_softmax(logits)[np.arange(targets.size), targets]
 
 
 def mean_log_prob(logits: np.ndarray, targets: np.ndarray) -> float:
-    logits, targets = _check(logits, targets)
-    return float(_log_softmax(logits)[np.arange(targets.size), targets].mean())
+    return float(token_log_probs(logits, targets).mean())
 
 
 def pmi(cond_logits: np.ndarray, uncond_logits: np.ndarray, targets: np.ndarray) -> float:

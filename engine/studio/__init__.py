@@ -8,6 +8,29 @@ immutable `GenerationResult`, which `land_batch` turns into ONE undo step.
 
 from engine.studio.landing import LandedBatch, add_takes, batch_label, land_batch, take_meta, take_name
 from engine.studio.placement import Placement
+from engine.studio.regions import (
+    LandedEdit,
+    RegionDefaults,
+    RegionEdit,
+    add_intro,
+    add_layer,
+    base_model_needed,
+    complete_tracks,
+    extend_clip,
+    extract_stems,
+    prefill,
+    remix_clip,
+    repaint_region,
+    retake,
+    run_edit,
+)
+from engine.studio.scoring import (
+    apply_scores,
+    score_job,
+    score_job_for_batch,
+    score_takes_into,
+    takes_by_score,
+)
 from engine.studio.session import (
     export_take,
     generate_into,
@@ -20,8 +43,27 @@ from engine.studio.session import (
 
 __all__ = [
     "LandedBatch",
+    "LandedEdit",
+    "RegionDefaults",
+    "RegionEdit",
+    "add_intro",
+    "add_layer",
+    "base_model_needed",
+    "complete_tracks",
+    "extend_clip",
+    "extract_stems",
+    "prefill",
+    "remix_clip",
+    "repaint_region",
+    "retake",
+    "run_edit",
     "Placement",
     "add_takes",
+    "apply_scores",
+    "score_job",
+    "score_job_for_batch",
+    "score_takes_into",
+    "takes_by_score",
     "batch_label",
     "export_take",
     "generate_into",

@@ -144,10 +144,15 @@ def pick_item(result: GenerationResult, index: int) -> GenerationResult:
 
 def rerender_into(project: Project, clip_id: str, take_id: str, *, checkpoints: str | Path | None = None,
                   ctx: JobContext | None = None, models: ModelCache | None = None) -> str:
-    """Re-render a take as a new take of the same clip (one undo step); returns the new take id."""
+    """Re-render a take as a new take of the same clip (one undo step); returns the new take id.
+    A region take lands as a region take of the same region (engine.studio.regions.reland)."""
     take = project.clip(clip_id).take(take_id)
     job, recipe = rerender_job(project, take, checkpoints=checkpoints)
     result = pick_item(run_job(job, ctx, models), recipe.item_index)
+    if "edit" in take.meta:  # a region edit's take: cropped and landed like the original
+        from engine.studio.regions import reland
+
+        return reland(project, clip_id, take, result, extra_meta=recipe.extra_meta)
     (new_id,) = add_takes(project, clip_id, result, extra_meta=recipe.extra_meta, make_active=True,
                           verb="Re-render")
     return new_id

@@ -95,6 +95,29 @@ def _encode(dit, text: TextConditioning, inputs: DiffusionInputs):
     )
 
 
+def primary_condition(dit, inputs: DiffusionInputs) -> Condition:
+    """The packed conditions and context latents [B, T, 128] of the (cover) condition: src with
+    cover hints where asked, beside the chunk mask. The sampler's first condition, and what the
+    scoring pass (engine.scoring) feeds the decoder."""
+    device, dtype = dit.device, dit.dtype
+    frames = inputs.src_latents.shape[1]
+    src = inputs.src_latents.to(device, dtype)
+    chunk = _chunk_masks_64(inputs.chunk_masks).to(device, dtype)  # [B, T, 64]
+    covers = inputs.is_covers.to(device).bool()
+    if bool(covers.any()):
+        hints = inputs.precomputed_hints
+        if hints is None:
+            hints = fsq_hints(dit, src)
+        hints = fit_frames(hints.to(device, dtype), frames, dit.silence_frames(frames))
+        src = torch.where(covers[:, None, None], hints, src)  # [B, T, 64]
+    encoded = _encode(dit, inputs.text, inputs)
+    return Condition(
+        encoder_hidden_states=encoded.encoder_hidden_states,
+        encoder_attention_mask=encoded.encoder_attention_mask,
+        context_latents=torch.cat([src, chunk], dim=-1),  # [B, T, 128]
+    )
+
+
 def run_diffusion(
     dit,
     inputs: DiffusionInputs,
@@ -112,22 +135,8 @@ def run_diffusion(
     """
     device, dtype = dit.device, dit.dtype
     batch, frames, _ = inputs.src_latents.shape
-    src = inputs.src_latents.to(device, dtype)
     chunk = _chunk_masks_64(inputs.chunk_masks).to(device, dtype)  # [B, T, 64]
-    covers = inputs.is_covers.to(device).bool()
-    if bool(covers.any()):
-        hints = inputs.precomputed_hints
-        if hints is None:
-            hints = fsq_hints(dit, src)
-        hints = fit_frames(hints.to(device, dtype), frames, dit.silence_frames(frames))
-        src = torch.where(covers[:, None, None], hints, src)  # [B, T, 64]
-
-    encoded = _encode(dit, inputs.text, inputs)
-    condition = Condition(
-        encoder_hidden_states=encoded.encoder_hidden_states,
-        encoder_attention_mask=encoded.encoder_attention_mask,
-        context_latents=torch.cat([src, chunk], dim=-1),  # [B, T, 128]
-    )
+    condition = primary_condition(dit, inputs)
     switch = None
     if inputs.non_cover_text is not None and inputs.cover_steps is not None:
         non_cover = _encode(dit, inputs.non_cover_text, inputs)

@@ -457,20 +457,9 @@ class GenerationPipeline:
         for k, (seed, item) in enumerate(zip(seeds, planned_items, strict=True)):
             ctx.check_cancelled()
             meta = item.metadata
-            low, high = C.DURATION_RANGE
-            metas_duration = meta.duration if meta.duration and low <= meta.duration <= high else None
             if not item.codes:
                 raise ValidationError("thinking: the planner LM produced no audio codes; try another seed")
-            planned = req.with_changes(
-                thinking=False, batch_size=1, seeds=(seed,), audio_codes=item.codes,
-                bpm=meta.bpm, keyscale=meta.keyscale or "", timesignature=meta.timesignature or "",
-                # The length follows the codes; the duration (user's, else the LM's) goes into
-                # the DiT metas, as upstream feeds the merged metadata to the DiT.
-                duration=metas_duration,
-                caption=meta.caption if (req.use_cot_caption and meta.caption) else req.caption,
-                vocal_language=meta.language if (req.use_cot_language and meta.language) else req.vocal_language,
-            )
-            take = self(planned, ctx).takes[0]
+            take = self(planned_item_request(req, seed, meta, item.codes), ctx).takes[0]
             prov = replace(take.provenance, request=resolved, item_index=k,
                            lm_metadata=tuple(sorted({**meta.to_dict(), "audio_codes": item.codes}.items())),
                            timings_s=tuple(sorted(dict(take.provenance.timings_s, lm=lm_seconds).items())))
@@ -526,6 +515,24 @@ class GenerationPipeline:
             takes.append(Take(audio=read_only(audios[k]), latents=read_only(latents[k].cpu().numpy()),
                               codes=codes[k], provenance=provenance))
         return GenerationResult(takes=tuple(takes), timings_s=tuple(sorted(timings.items())))
+
+
+def planned_item_request(req: GenerationRequest, seed: int, meta, codes) -> GenerationRequest:
+    """The DiT request of one thinking item: cover-from-codes with the LM's metas and caption.
+
+    `meta`: the item's engine.planner.metadata.Metadata; `codes`: its 5 Hz audio codes. Also
+    what scoring rebuilds a planned take's decoder inputs from (its lm_metadata)."""
+    low, high = C.DURATION_RANGE
+    metas_duration = meta.duration if meta.duration and low <= meta.duration <= high else None
+    return req.with_changes(
+        thinking=False, batch_size=1, seeds=(seed,), audio_codes=tuple(codes),
+        bpm=meta.bpm, keyscale=meta.keyscale or "", timesignature=meta.timesignature or "",
+        # The length follows the codes; the duration (user's, else the LM's) goes into
+        # the DiT metas, as upstream feeds the merged metadata to the DiT.
+        duration=metas_duration,
+        caption=meta.caption if (req.use_cot_caption and meta.caption) else req.caption,
+        vocal_language=meta.language if (req.use_cot_language and meta.language) else req.vocal_language,
+    )
 
 
 def _version(package: str) -> str:
