@@ -194,7 +194,8 @@ class MainWindow(QMainWindow):
         for action in (r.ab, r.lanes, r.flatten, r.retake):
             self.takes_menu.addAction(action)
         panels = self.view_menu.addMenu(self.tr("&Panels"))
-        for dock in (self.create_dock, self.inspector_dock, self.models_dock, self.jobs_dock, self.lyrics_dock):
+        for dock in (self.create_dock, self.inspector_dock, self.models_dock, self.training_dock, self.jobs_dock,
+                     self.lyrics_dock):
             panels.addAction(dock.toggleViewAction())
         about = QAction(self.tr("&About Legato"), self)
         about.triggered.connect(self._show_about)
@@ -328,8 +329,25 @@ class MainWindow(QMainWindow):
         self.splitDockWidget(self.jobs_dock, self.lyrics_dock, Qt.Orientation.Horizontal)
         self.tabifyDockWidget(self.create_dock, self.inspector_dock)
         self.tabifyDockWidget(self.inspector_dock, self.models_dock)
+        self._build_training_dock()
         self.create_dock.raise_()
         self.resizeDocks([self.create_dock], [420], Qt.Orientation.Horizontal)
+
+    def _build_training_dock(self) -> None:
+        """The LoRA Training panel; its finished adapter goes into the Create panel's list."""
+        from desktop.panels.training_panel import TrainingPanel
+
+        self.training_panel = TrainingPanel(self.bridge,
+                                            selection=lambda: (self.project, sorted(self.selection.clip_ids)))
+        self.training_dock = self._dock("trainingDock", self.tr("Training"), self.training_panel,
+                                        Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(self.models_dock, self.training_dock)
+        self.training_panel.load_adapter_requested.connect(self._load_adapter_in_create)
+
+    def _load_adapter_in_create(self, path: str) -> None:
+        if self.create_panel.adapters.add_adapter(path):
+            self.create_panel.adapters_section.set_expanded(True)
+            self.show_create_panel()
 
     def _dock(self, name: str, title: str, widget: QWidget, area) -> QDockWidget:
         dock = QDockWidget(title, self)

@@ -21,5 +21,10 @@ class ProjectFileError(LegatoError):
     """A project could not be loaded or saved; the message names the file."""
 
 
+class AdapterError(LegatoError):
+    """A LoRA adapter cannot be read, does not fit the loaded model, or cannot be used here;
+    the message names the file and the reason."""
+
+
 class Cancelled(LegatoError):
     """Long work was cancelled by the user."""

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from desktop.panels.advanced_options import AdvancedOptions
 from desktop.panels.form_rows import ERROR_STYLE, Collapsible, FieldErrors, row_of
+from desktop.panels.lora_adapters import AdapterList
 from desktop.panels.lyrics_editor import LyricsEditor
 from desktop.panels.model_choice import describe_variant, is_turbo
 from desktop.panels.preflight_line import PreflightLine
@@ -128,6 +129,8 @@ class CreatePanel(QWidget):
         self.advanced.reference_file_requested.connect(self.reference_file_requested)
         self.advanced.thinking.toggled.connect(self._sync_duration_hint)
         self.advanced_section = Collapsible(tr("Advanced"), self.advanced)
+        self.adapters = AdapterList()  # LoRA adapters with a scale each (desktop/panels/lora_adapters.py)
+        self.adapters_section = Collapsible(tr("LoRA adapters"), self.adapters)
 
         # -- landing, preflight, generate
         place_box = QWidget()
@@ -166,6 +169,7 @@ class CreatePanel(QWidget):
         col.addWidget(self.pages)
         col.addWidget(task_box)
         col.addWidget(model_box)
+        col.addWidget(self.adapters_section)
         col.addWidget(self.advanced_section)
         col.addStretch(1)
         scroll = QScrollArea()
@@ -317,6 +321,8 @@ class CreatePanel(QWidget):
         if out["task"] == "cover":
             out["audio_cover_strength"] = self.cover_strength.value() / 100.0
         out.update(self.advanced.changes())
+        if self.adapters.rows:
+            out["loras"] = self.adapters.specs()
         return out
 
     def model_name(self) -> str | None:

@@ -15,7 +15,7 @@ import sys
 from engine.errors import LegatoError as UserFacingError
 from engine.quiet_imports import quiet_third_party_imports
 
-SUBCOMMAND_MODULES: tuple[str, ...] = ("models", "plan", "generate", "edit", "score")
+SUBCOMMAND_MODULES: tuple[str, ...] = ("models", "plan", "generate", "edit", "score", "lora")
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(

@@ -107,6 +107,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     run = p.add_argument_group("models, device and output")
     add_checkpoints_argument(run)
+    run.add_argument("--lora", dest="loras", action="append", default=[], metavar="PATH[:SCALE]",
+                     help="a LoRA adapter (PEFT folder or .safetensors) and its scale 0-2 (default 1); repeatable")
     run.add_argument("--model", help="DiT folder name, e.g. acestep-v15-base (default: turbo; "
                                      "lego/extract/complete pick an installed base model)")
     run.add_argument("--out", default="outputs", help="output folder (default ./outputs)")
@@ -167,6 +169,7 @@ def _float_list(text: str, param: str) -> tuple[float, ...]:
 
 def request_from_args(args: argparse.Namespace):
     """Build the frozen GenerationRequest from parsed arguments."""
+    from engine.lora.spec import parse_lora_arg
     from engine.tasks.request import GenerationRequest
 
     repaint_start, repaint_end = parse_window(args.repaint, "--repaint") if args.repaint else (0.0, -1.0)
@@ -217,6 +220,7 @@ def request_from_args(args: argparse.Namespace):
         lm_negative_prompt=args.lm_negative_prompt,
         output_format=args.output_format or "flac",
         normalize=not args.no_normalize,
+        loras=tuple(parse_lora_arg(text) for text in getattr(args, "loras", []) or ()),
     )
 
 

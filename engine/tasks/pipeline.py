@@ -345,6 +345,7 @@ class GenerationPipeline:
 
         # 1. validate
         self.check_inputs(req, planner_given=planner is not None)
+        req = self._apply_loras(req)
         # 2. seeds and source audio
         seeds = resolve_seeds(req)
         if req.effective_thinking:
@@ -416,6 +417,17 @@ class GenerationPipeline:
         timings["total"] = time.perf_counter() - started
         # 9. takes
         return self._takes(req, seeds, audios, latents, codes, schedule, timings)
+
+    def _apply_loras(self, req: GenerationRequest) -> GenerationRequest:
+        """Put the request's LoRA adapters on the decoder (none: remove any left from a previous
+        request); the returned request names each with its sha256 for the provenance."""
+        from engine.lora.inference import LOADED_ATTR
+
+        if not req.loras and not getattr(self.dit.transformer, LOADED_ATTR, None):
+            return req
+        from engine.lora.inference import apply_loras
+
+        return req.with_changes(loras=apply_loras(self.dit.transformer, req.loras))
 
     # -- thinking ------------------------------------------------------------------------------
     def planner(self, name: str | None = None):

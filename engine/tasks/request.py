@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from engine.errors import ValidationError
+from engine.lora.spec import LoraSpec, validate_loras
 from engine.tasks import constants as C
 
 AudioInput = str | Path | np.ndarray | None  # a file path, or float32 [channels, frames] at 48 kHz
@@ -97,6 +98,10 @@ class GenerationRequest:
     use_cot_language: bool = True
     constrained_decoding: bool = True
 
+    # LoRA adapters on the DiT decoder (engine.lora.spec.LoraSpec), each with its scale. The
+    # pipeline fills in name + sha256, so the provenance says which adapter bytes made the take.
+    loras: tuple[LoraSpec, ...] = ()
+
     output_format: str = "flac"
     normalize: bool = True
     normalization_db: float = -1.0
@@ -131,6 +136,7 @@ def _in_range(param: str, value: float, low: float, high: float) -> None:
 def validate_request(req: GenerationRequest) -> None:
     """Raise ValidationError naming the first bad parameter. Model-independent checks only."""
     _validate_sampler_overlays(req)
+    validate_loras(req.loras)
     if req.task not in C.TASKS:
         _fail("task", f"must be one of {', '.join(C.TASKS)}, got {req.task!r}")
     if req.bpm is not None:
@@ -299,6 +305,8 @@ def request_to_dict(req: GenerationRequest) -> dict[str, Any]:
             value = {"array": list(value.shape)}
         elif isinstance(value, Path):
             value = str(value)
+        elif f.name == "loras":
+            value = [spec.to_dict() for spec in value]
         elif isinstance(value, tuple):
             value = list(value)
         out[f.name] = value
@@ -316,5 +324,7 @@ def request_from_dict(data: dict[str, Any]) -> GenerationRequest:
             raise ValidationError(f"{key}: the sidecar refers to in-memory audio, which cannot be re-read")
         if key in ("tracks", "seeds", "audio_codes", "timesteps") and value is not None:
             value = tuple(value)
+        if key == "loras":
+            value = tuple(LoraSpec.from_dict(item) for item in (value or ()))
         kwargs[key] = value
     return GenerationRequest(**kwargs)
