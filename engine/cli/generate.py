@@ -230,8 +230,8 @@ def request_from_args(args: argparse.Namespace):
 class ProgressBar:
     """One updating line on stderr: stage, bar, step/total, time left."""
 
-    def __init__(self, stream=sys.stderr, enabled: bool = True, width: int = 28):
-        self.stream = stream
+    def __init__(self, stream=None, enabled: bool = True, width: int = 28):
+        self.stream = stream or sys.stderr  # looked up now, not when the module was imported
         self.enabled = enabled
         self.width = width
         self._stage = ""

@@ -126,10 +126,12 @@ def _label(args) -> int:
     return 0
 
 
-def _progress_sink(stream=sys.stderr):
+def _progress_sink(stream=None):
     def on_progress(p) -> None:
         eta = f", {p.eta_s:.0f} s left" if p.eta_s is not None else ""
-        print(f"\r{p.stage}: {p.step}/{p.total}{eta}   ", end="", file=stream, flush=True)
+        # sys.stderr is looked up per call: a default bound at import time would keep writing to
+        # a stream that was replaced (and closed) since, e.g. by a caller capturing output.
+        print(f"\r{p.stage}: {p.step}/{p.total}{eta}   ", end="", file=stream or sys.stderr, flush=True)
     return on_progress
 
 

@@ -1,7 +1,10 @@
 """Generative editing on the arrangement, driven like a musician on tiny checkpoints: drag a range,
 right-click, pick the action, fill the dialog, Run; the job runs on the worker, and the result
 lands as one undoable edit. Checks what upstream users complain about: the window and the new
-lyrics honoured with clean seams, extend keeping its context, lego hearing the mix."""
+lyrics honoured with clean seams, extend keeping its context, lego hearing the mix.
+
+The VAE encoder is a fast stand-in here (tests/fast_encoder.py: the tiny encoder costs ~2 s per
+second of audio); decoding, the DiT and every desktop and engine path are real."""
 
 from __future__ import annotations
 
@@ -16,11 +19,17 @@ from engine.audio.mixer import render_range
 from engine.audio.render_plan import build_render_plan
 from engine.project.commands import AddClip, AddTrack, SetTrackMute
 from tests.desktop.conftest import drag, scene_to_viewport, tone
+from tests.fast_encoder import patch_fast_encoder
 
 pytest.importorskip("torch")
 
 SR = 48_000
 WAIT_MS = 240_000
+
+
+@pytest.fixture(autouse=True)
+def _fast_encoder(monkeypatch):
+    return patch_fast_encoder(monkeypatch)
 
 
 def _track(window, name: str, seconds: float, freq: float, at_s: float = 0.0):

@@ -1,0 +1,36 @@
+"""A cheap, deterministic stand-in for the tiny VAE's ENCODER, for tests about where audio goes.
+
+The tiny VAE's encoder costs about 2 s per second of audio on a 2-core CPU (its first block
+must run 128 channels at 48 kHz, see ARCHITECTURE.md), which would make every source-task test
+take minutes. Tests that check which audio reaches the model and how results land patch the
+encoder with per-frame channel means through a fixed 2 -> 64 projection: different audio still
+gives different latents, so "muting a track changes what the DiT hears" stays checkable.
+Decoding stays real. The real encoder keeps its own tests (test_models_vae, test_vae_speed,
+test_generate_pipeline).
+"""
+
+from __future__ import annotations
+
+HOP = 1920  # VAE samples per latent frame
+
+
+def patch_fast_encoder(monkeypatch) -> list[int]:
+    """Patch AudioVAE.encode for the test; returns the list of encoded lengths (samples)."""
+    import torch
+
+    from engine.models.vae import AudioVAE
+
+    proj = torch.randn(2, 64, generator=torch.Generator().manual_seed(0))
+    calls: list[int] = []
+
+    def encode(self, audio, sample=True, generator=None, *args, on_tile=None, **kwargs):
+        if on_tile is not None:  # the job's cancel check, called per tile by the real encoder
+            on_tile()
+        audio = audio if audio.ndim == 3 else audio[None]  # [B, 2, S]
+        calls.append(int(audio.shape[-1]))
+        frames = audio.shape[-1] // HOP
+        pooled = audio[..., : frames * HOP].reshape(audio.shape[0], 2, frames, HOP).mean(-1)  # [B, 2, T]
+        return pooled.transpose(1, 2) @ proj.to(audio.dtype)  # [B, T, 64]
+
+    monkeypatch.setattr(AudioVAE, "encode", encode)
+    return calls
