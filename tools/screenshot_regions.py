@@ -3,7 +3,9 @@
     xvfb-run -a -s "-screen 0 1600x1000x24" python tools/screenshot_regions.py OUT_DIR
 
 Writes region_menu.png (a selected range with its action menu), repaint_dialog.png (the repaint
-dialog with the lines the window covers), take_lanes.png (a clip expanded into take lanes with
+dialog over the tiny model's own, bunched LRC: the whole lyrics, with the reason),
+repaint_dialog_lrc_demo.png (the same dialog over a hand-written LRC: only the lines the window
+covers are editable), take_lanes.png (a clip expanded into take lanes with
 a comp) and lego_stack.png (a stack of lego layers). The edits run inline through the same
 engine functions the app's jobs run. Uses a temporary settings folder.
 """
@@ -18,6 +20,11 @@ from pathlib import Path
 
 LYRICS = ("[Verse]\nStreetlights hum beneath the rain\nCoffee cold, I write your name\n"
           "Every window holds a light\n[Chorus]\nSlow down, slow down\nLet the city drown")
+
+
+DEMO_LRC = ("[00:00.00][Verse]\n[00:00.50]Streetlights hum beneath the rain\n[00:03.20]Coffee cold, I write your name\n"
+            "[00:06.10]Every window holds a light\n[00:09.00][Chorus]\n[00:09.40]Slow down, slow down\n"
+            "[00:12.30]Let the city drown\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,10 +88,22 @@ def main(argv: list[str] | None = None) -> int:
         screen("region_menu.png")
         window.context_menu.close()
         window.regions.open_dialog("repaint")
+        QTimer.singleShot(400, step2b)
+
+    def step2b() -> None:
+        screen("repaint_dialog.png")  # with the tiny model's own (bunched) LRC: the whole lyrics
+        window.regions.dialog.reject()
+        # The random-weight tiny model cannot time lyrics (every line lands at 0:00), so to show
+        # the region-lines editor this shot gives the take a hand-written LRC, labelled as a demo.
+        from engine.project.commands import SetTakeMeta
+
+        window.project.history.push(SetTakeMeta(clip.id, clip.active_take_id, {"lrc": DEMO_LRC},
+                                                text="Demo LRC"))
+        window.regions.open_dialog("repaint")
         QTimer.singleShot(400, step3)
 
     def step3() -> None:
-        screen("repaint_dialog.png")
+        screen("repaint_dialog_lrc_demo.png")
         dialog = window.regions.dialog
         dialog.caption.setText("dreamy, reverb-soaked Rhodes")
         values = dialog.values()
