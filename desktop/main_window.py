@@ -241,8 +241,7 @@ class MainWindow(QMainWindow):
     def _refresh_take_lanes(self) -> None:
         if not self.take_lanes.isVisible() or self.project is None:
             return
-        ids = self.timeline.scene.selected_clip_ids()
-        clip = self.project.clip(ids[0]) if len(ids) == 1 and self.project.has_clip(ids[0]) else None
+        clip = self.single_selected_clip()
         item = self.timeline.scene.items_by_clip.get(clip.id) if clip is not None else None
         self.take_lanes.show_clip(self.project, clip, item.colour if item is not None else None)
 
@@ -396,12 +395,13 @@ class MainWindow(QMainWindow):
         self._refresh_inspector()
         self.inspector_dock.show()
 
-    def _refresh_inspector(self) -> None:
+    def single_selected_clip(self):
+        """The selected clip when exactly one (still in the project) is selected, else None."""
         ids = self.timeline.scene.selected_clip_ids()
-        clip = None
-        if len(ids) == 1 and ids[0] in {c.id for c in self.project.clips()}:
-            clip = self.project.clip(ids[0])
-        self.inspector.show_clip(clip)  # a no-op when that clip's takes are already shown
+        return self.project.clip(ids[0]) if len(ids) == 1 and self.project.has_clip(ids[0]) else None
+
+    def _refresh_inspector(self) -> None:
+        self.inspector.show_clip(self.single_selected_clip())  # a no-op when that clip's takes are already shown
 
     def escape(self) -> None:
         """Esc stops the running job first; with nothing running it clears the selection."""

@@ -14,13 +14,26 @@ from __future__ import annotations
 HOP = 1920  # VAE samples per latent frame
 
 
-def patch_fast_encoder(monkeypatch) -> list[int]:
-    """Patch AudioVAE.encode for the test; returns the list of encoded lengths (samples)."""
+_PROJECTION = None
+
+
+def stand_in_latents(audio):
+    """[B, 2, S] audio -> [B, S // 1920, 64]: per-frame channel means through a fixed (seed 0)
+    2 -> 64 projection. Deterministic, and different audio gives different latents."""
     import torch
 
+    global _PROJECTION
+    if _PROJECTION is None:
+        _PROJECTION = torch.randn(2, 64, generator=torch.Generator().manual_seed(0))
+    frames = audio.shape[-1] // HOP
+    pooled = audio[..., : frames * HOP].reshape(audio.shape[0], 2, frames, HOP).mean(-1)  # [B, 2, T]
+    return pooled.transpose(1, 2) @ _PROJECTION.to(audio.dtype)  # [B, T, 64]
+
+
+def patch_fast_encoder(monkeypatch) -> list[int]:
+    """Patch AudioVAE.encode for the test; returns the list of encoded lengths (samples)."""
     from engine.models.vae import AudioVAE
 
-    proj = torch.randn(2, 64, generator=torch.Generator().manual_seed(0))
     calls: list[int] = []
 
     def encode(self, audio, sample=True, generator=None, *args, on_tile=None, **kwargs):
@@ -28,9 +41,7 @@ def patch_fast_encoder(monkeypatch) -> list[int]:
             on_tile()
         audio = audio if audio.ndim == 3 else audio[None]  # [B, 2, S]
         calls.append(int(audio.shape[-1]))
-        frames = audio.shape[-1] // HOP
-        pooled = audio[..., : frames * HOP].reshape(audio.shape[0], 2, frames, HOP).mean(-1)  # [B, 2, T]
-        return pooled.transpose(1, 2) @ proj.to(audio.dtype)  # [B, T, 64]
+        return stand_in_latents(audio)
 
     monkeypatch.setattr(AudioVAE, "encode", encode)
     return calls

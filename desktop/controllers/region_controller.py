@@ -33,10 +33,11 @@ from engine.studio.region_target import (
     RegionTarget,
     resolve_target,
 )
+from engine.tasks.constants import DURATION_RANGE
 from engine.timebase import SAMPLE_RATE, seconds_to_samples
 
 BASE_TASKS = {LAYER: "lego", EXTRACT: "extract", COMPLETE: "complete"}
-MODEL_LIMIT_S = 600.0  # the silence latent's length: the longest audio the DiT takes
+MODEL_LIMIT_S = DURATION_RANGE[1]  # the silence latent's length: the longest audio the DiT takes
 
 
 def _tr(text: str) -> str:
@@ -98,11 +99,10 @@ class RegionController(QObject):
             action.setEnabled(ok)
             tip = action.statusTip()
             action.setToolTip(tip if ok else _tr("{0} — {1}").format(tip, target.why_not(kind)))
-        clip = self._selected_clip()
+        clip = self._selected_clip(target)
         self.actions.ab.setEnabled(clip is not None and len(clip.takes) > 1)
         self.actions.flatten.setEnabled(clip is not None and bool(clip.comp))
-        self.actions.retake.setEnabled(clip is not None and "request" in (
-            clip.take(clip.comp[-1].take_id) if clip.comp else clip.active_take).meta)
+        self.actions.retake.setEnabled(clip is not None and "request" in _retake_source(clip).meta)
 
     # --- dialogs ------------------------------------------------------------------------------
     @Slot(str)
@@ -245,13 +245,14 @@ class RegionController(QObject):
         timeline = self.window.timeline
         if not timeline.view.snap_enabled:
             return frame
-        return int(seconds_to_samples(timeline._snap_seconds(frame / SAMPLE_RATE)))
+        return int(seconds_to_samples(timeline.view.snap_fn(frame / SAMPLE_RATE)))
 
     # --- takes of a region: A/B, flatten, retake ------------------------------------------------
-    def _selected_clip(self):
+    def _selected_clip(self, target: RegionTarget | None = None):
+        """The selected clip, else the one the range is about."""
         ids = self.window.timeline.scene.selected_clip_ids()
         if not ids:
-            target = self.target()
+            target = target or self.target()
             ids = [target.clip_id] if target.clip_id else []
         return self.project.clip(ids[0]) if ids and self.project.has_clip(ids[0]) else None
 
@@ -298,7 +299,7 @@ class RegionController(QObject):
         if clip is None:
             self.message.emit(_tr("Retake: select a generated clip first"))
             return None
-        take = clip.take(clip.comp[-1].take_id) if clip.comp else clip.active_take
+        take = _retake_source(clip)
         try:
             edit = regions.retake(self.project, clip.id, take.id, checkpoints=self.generation.checkpoints().path)
             job_id = self.bridge.submit(edit.job)
@@ -333,6 +334,11 @@ class RegionController(QObject):
             return
         self.landed.emit(list(landed.clip_ids))
         self.message.emit(_tr("{0} done: {1} — Ctrl+Z undoes it").format(title, _landed_text(landed)))
+
+
+def _retake_source(clip):
+    """The take Retake varies: the newest region take in the comp, else the take that plays."""
+    return clip.take(clip.comp[-1].take_id) if clip.comp else clip.active_take
 
 
 def _seed(text: str) -> int | None:

@@ -3,7 +3,7 @@ context menu on the lanes, the Edit-with-model toolbar and the keyboard."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from PySide6.QtCore import QCoreApplication
 from PySide6.QtGui import QAction
@@ -51,6 +51,3 @@ class RegionActions:
         """The seven generative region actions keyed by engine.studio.region_target names."""
         return {REPAINT: self.repaint, EXTEND: self.extend, INTRO: self.intro, LAYER: self.layer,
                 EXTRACT: self.extract, COMPLETE: self.complete, REMIX: self.remix}
-
-    def all(self) -> list[QAction]:
-        return [getattr(self, f.name) for f in fields(self)]

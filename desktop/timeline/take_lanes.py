@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWi
 from desktop.timeline import palette
 from desktop.timeline.track_header import HEADER_WIDTH
 from desktop.timeline.waveform import envelope_path
+from engine.project.commands import region_of
 from engine.timebase import SAMPLE_RATE
 
 LANE_HEIGHT = 40
@@ -26,30 +27,22 @@ LABEL_PAD = 6
 
 
 def playing_ranges(clip, take_id: str) -> list[tuple[int, int]]:
-    """Source-frame ranges inside the clip's window where `take_id` is what sounds."""
+    """Source-frame ranges inside the clip's window where `take_id` is what sounds (the
+    mixer's own runs between cuts, `engine.audio.render_plan.comp_runs`)."""
+    from engine.audio.render_plan import comp_runs
+
     lo, hi = clip.source_offset, clip.source_offset + clip.length
-    comp = [(seg.start, seg.end, seg.take_id) for seg in getattr(clip, "comp", ())]
-    if take_id != clip.active_take_id:
-        return [(max(s, lo), min(e, hi)) for s, e, t in comp if t == take_id and min(e, hi) > max(s, lo)]
-    out, cursor = [], lo
-    for s, e, _ in sorted(comp):
-        if s > cursor:
-            out.append((cursor, min(s, hi)))
-        cursor = max(cursor, e)
-    if cursor < hi:
-        out.append((cursor, hi))
-    return [(a, b) for a, b in out if b > a]
+    return [(max(a, lo), min(b, hi)) for t, a, b, _ in comp_runs(clip) if t == take_id and min(b, hi) > max(a, lo)]
 
 
 def take_span(take, asset_frames: int) -> tuple[int, int]:
     """Source frames a take's audio covers (a region take holds only its window)."""
-    offset = int(getattr(take, "offset", 0))
-    return offset, offset + asset_frames
+    return take.offset, take.offset + asset_frames
 
 
 def lane_label(clip, index: int, take, tr) -> str:
-    region = take.meta.get("region") if take.meta else None
-    task = str(take.meta.get("task", "")) if take.meta else ""
+    region = region_of(take)
+    task = str(take.meta.get("task", ""))
     if index == 0:
         base = tr("Original")
     elif region:
@@ -162,8 +155,8 @@ class TakeLanesCanvas(QWidget):
             p.drawLine(QPointF(0, top + LANE_HEIGHT - 0.5), QPointF(self.width(), top + LANE_HEIGHT - 0.5))
         # Cuts: a line through every lane at each comp boundary (the crossfade lies inside the segment).
         p.setPen(QPen(QColor(0xF5, 0xC2, 0x42), 1.5))
-        xfade = getattr(clip, "crossfade", 0)
-        for seg in getattr(clip, "comp", ()):
+        xfade = clip.crossfade
+        for seg in clip.comp:
             for edge, inward in ((seg.start, 1), (seg.end, -1)):
                 x = self.x_of_source(edge)
                 p.drawLine(QPointF(x, 0), QPointF(x, len(self.takes()) * LANE_HEIGHT))
@@ -263,7 +256,7 @@ class TakeLanes(QWidget):
         count = len(takes)
         self.title.setText(self.tr("Takes of “{0}” — {1} lane(s)").format(clip.name or clip.active_take.name, count)
                            if clip is not None else self.tr("Take lanes"))
-        self.flatten_button.setEnabled(bool(clip is not None and getattr(clip, "comp", ())))
+        self.flatten_button.setEnabled(clip is not None and bool(clip.comp))
         height = max(1, count) * LANE_HEIGHT
         self.canvas.setMinimumHeight(height)
         self.labels.setMinimumHeight(height)
@@ -274,7 +267,7 @@ class TakeLanes(QWidget):
         if clip is None or not 0 <= lane < len(clip.takes):
             return
         take = clip.takes[lane]
-        if not (take.meta and take.meta.get("region")):
+        if region_of(take) is None:
             self.base_chosen.emit(clip.id, take.id)
 
 

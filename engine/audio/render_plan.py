@@ -150,20 +150,27 @@ def build_render_plan(project: Project) -> RenderPlan:
 _FOREVER = 1 << 62
 
 
+def comp_runs(clip: Clip) -> list[tuple[str, int, int, bool]]:
+    """(take id, start, end, is_segment) per run of one take between the cuts, in SOURCE frames,
+    over the whole source timeline (the last run of the active take ends at a huge frame). What
+    the mixer plays before crossfades, and what the take lanes light up."""
+    active = clip.active_take_id
+    runs: list[tuple[str, int, int, bool]] = []
+    cursor = 0
+    for seg in (s for s in clip.comp if s.take_id != active):
+        if seg.start > cursor:
+            runs.append((active, cursor, seg.start, False))
+        runs.append((seg.take_id, seg.start, seg.end, True))
+        cursor = seg.end
+    runs.append((active, cursor, _FOREVER, False))
+    return runs
+
+
 def _runs(clip: Clip) -> list[tuple[str, int, int, int, int]]:
     """(take id, first, end, fade-in frames, fade-out frames) per run of one take, in SOURCE
     frames, over the whole source timeline; fades are the equal-power crossfades at the cuts
     (a run is extended past its cut by the length of the crossfade that lies beyond it)."""
-    active = clip.active_take_id
-    segments = [s for s in clip.comp if s.take_id != active]
-    runs: list[list] = []  # [take, start, end, is_segment]
-    cursor = 0
-    for seg in segments:
-        if seg.start > cursor:
-            runs.append([active, cursor, seg.start, False])
-        runs.append([seg.take_id, seg.start, seg.end, True])
-        cursor = seg.end
-    runs.append([active, cursor, _FOREVER, False])
+    runs = comp_runs(clip)
     out = [[take, a, b, 0, 0] for take, a, b, _ in runs]
     for i in range(len(runs) - 1):
         cut = runs[i][2]

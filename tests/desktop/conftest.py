@@ -146,6 +146,29 @@ def scene_to_viewport(window, x_s: float, y: float):
     return QPointF(view.mapFromScene(QPointF(window.timeline.geometry_.x_of(x_s), y)))
 
 
+def drag_lane_range(window, lane: int, a_s: float, b_s: float, last_lane: int | None = None):
+    """Clear the range, then drag across the waveform of `lane` (down to `last_lane`) from a_s
+    to b_s (keep away from clip edges, which trim). Returns the new (grid-snapped) selection."""
+    window.timeline.view.set_selection(None)
+    g = window.timeline.geometry_
+    y0 = g.lane_top(lane) + g.lane_height * 0.6
+    y1 = g.lane_top(last_lane if last_lane is not None else lane) + g.lane_height * 0.6
+    drag(window.timeline.view.viewport(), scene_to_viewport(window, a_s, y0), scene_to_viewport(window, b_s, y1))
+    return window.timeline.view.selection
+
+
+def right_click_lane(window, at_s: float, lane: int = 0):
+    """A right-click on `lane` at time at_s (a real QContextMenuEvent); returns the region menu."""
+    from PySide6.QtGui import QContextMenuEvent
+    from PySide6.QtWidgets import QApplication
+
+    g = window.timeline.geometry_
+    viewport = window.timeline.view.viewport()
+    pos = scene_to_viewport(window, at_s, g.lane_top(lane) + g.lane_height * 0.6).toPoint()
+    QApplication.sendEvent(viewport, QContextMenuEvent(QContextMenuEvent.Reason.Mouse, pos, viewport.mapToGlobal(pos)))
+    return window.context_menu
+
+
 @pytest.fixture(autouse=True)
 def _no_leftovers(request):
     """Fail a test that leaves our worker threads running or top-level windows open

@@ -11,14 +11,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QContextMenuEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from engine.audio.mixer import render_range
 from engine.audio.render_plan import build_render_plan
 from engine.project.commands import AddClip, AddTrack, SetTrackMute
-from tests.desktop.conftest import drag, scene_to_viewport, tone
+from tests.desktop.conftest import drag_lane_range, right_click_lane, tone
 from tests.fast_encoder import patch_fast_encoder
 
 pytest.importorskip("torch")
@@ -49,25 +48,14 @@ def _ready(window, qtbot):
 
 
 def _select_range(window, lane: int, a_s: float, b_s: float, last_lane: int | None = None):
-    """Drag across the waveform of lane `lane` (down to `last_lane`) from a_s to b_s (away from
-    clip edges, which trim); returns the selection (snapped to the grid)."""
-    window.timeline.view.set_selection(None)
-    g = window.timeline.geometry_
-    y0 = g.lane_top(lane) + g.lane_height * 0.6
-    y1 = g.lane_top(last_lane if last_lane is not None else lane) + g.lane_height * 0.6
-    drag(window.timeline.view.viewport(), scene_to_viewport(window, a_s, y0), scene_to_viewport(window, b_s, y1))
-    sel = window.timeline.view.selection
+    sel = drag_lane_range(window, lane, a_s, b_s, last_lane)
     assert sel is not None and sel.length_s > 0
     return sel
 
 
 def _right_click_and_choose(window, qtbot, lane: int, at_s: float, text: str):
     """Right-click inside the range and click the menu entry whose text starts with `text`."""
-    g = window.timeline.geometry_
-    viewport = window.timeline.view.viewport()
-    pos = scene_to_viewport(window, at_s, g.lane_top(lane) + g.lane_height * 0.6).toPoint()
-    QApplication.sendEvent(viewport, QContextMenuEvent(QContextMenuEvent.Reason.Mouse, pos, viewport.mapToGlobal(pos)))
-    menu = window.context_menu
+    menu = right_click_lane(window, at_s, lane)
     qtbot.waitExposed(menu)
     action = next(a for a in menu.actions() if a.text().replace("&", "").startswith(text))
     assert action.isEnabled(), action.toolTip()

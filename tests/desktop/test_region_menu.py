@@ -1,26 +1,17 @@
 """The right-click region menu follows the selection: what applies is enabled, the rest says why."""
 
-from PySide6.QtGui import QContextMenuEvent
-from PySide6.QtWidgets import QApplication
-
-from tests.desktop.conftest import drag, scene_to_viewport
+from tests.desktop.conftest import drag_lane_range, right_click_lane
 
 
 def _right_click(window, at_s: float, lane: int = 0):
-    g = window.timeline.geometry_
-    viewport = window.timeline.view.viewport()
-    pos = scene_to_viewport(window, at_s, g.lane_top(lane) + g.lane_height * 0.6).toPoint()
-    QApplication.sendEvent(viewport, QContextMenuEvent(QContextMenuEvent.Reason.Mouse, pos, viewport.mapToGlobal(pos)))
-    menu = window.context_menu
+    menu = right_click_lane(window, at_s, lane)
     entries = {a.text().replace("&", ""): a for a in menu.actions() if not a.isSeparator()}
     menu.close()
     return entries
 
 
 def _drag_range(window, a_s: float, b_s: float, lane: int = 0):
-    g = window.timeline.geometry_
-    y = g.lane_top(lane) + g.lane_height * 0.6
-    drag(window.timeline.view.viewport(), scene_to_viewport(window, a_s, y), scene_to_viewport(window, b_s, y))
+    drag_lane_range(window, lane, a_s, b_s)
 
 
 def test_menu_enables_what_the_range_allows_and_explains_the_rest(two_clip_window):

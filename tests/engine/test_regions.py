@@ -35,6 +35,7 @@ from engine.studio import (
     retake,
     run_edit,
 )
+from tests.fast_encoder import stand_in_latents
 
 torch = pytest.importorskip("torch")
 
@@ -56,7 +57,6 @@ class Spies:
     and lyric prompts the model receives."""
 
     def __init__(self):
-        self.proj = torch.randn(2, 64, generator=torch.Generator().manual_seed(0))
         self.encodes: list[int] = []
         self.contexts: list[torch.Tensor] = []
         self.lyrics: list[str] = []
@@ -67,9 +67,7 @@ class Spies:
         return self._encode(x)[0]
 
     def _encode(self, audio):
-        frames = audio.shape[-1] // HOP
-        pooled = audio[..., : frames * HOP].reshape(audio.shape[0], 2, frames, HOP).mean(-1)  # [B, 2, T]
-        return pooled.transpose(1, 2) @ self.proj  # [B, T, 64]
+        return stand_in_latents(audio)  # [B, 2, S] -> [B, T, 64]
 
     def reset(self):
         self.encodes.clear()
