@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from engine.models.tiny.dit_checkpoint import TINY_LATENT_CHANNELS as C
 from engine.models.vae import AudioVAE
 
 
@@ -27,7 +28,7 @@ def _relative(a: torch.Tensor, b: torch.Tensor) -> float:
 
 def test_fast_decode_matches_the_stock_diffusers_decode(pair):
     stock, fast = pair
-    latents = torch.randn(1, 40, 64, generator=torch.Generator().manual_seed(3))  # [B, T, 64]
+    latents = torch.randn(1, 40, C, generator=torch.Generator().manual_seed(3))  # [B, T, C]
     reference = stock.decode(latents)  # [1, 2, 40*1920]
     assert _relative(fast.decode(latents), reference) < 1e-5
 
