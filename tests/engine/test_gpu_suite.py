@@ -3,19 +3,14 @@ table on the tiny checkpoints (the CUDA branches are skipped: CUDA is reported a
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import re
 
 import pytest
 
-from tests.conftest import REPO_ROOT
-
 
 def _suite():
-    spec = importlib.util.spec_from_file_location("gpu_suite", REPO_ROOT / "benchmarks" / "gpu_suite.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return importlib.import_module("benchmarks.gpu_suite")  # the repo root is on sys.path (tests.*)
 
 
 @pytest.fixture
