@@ -210,10 +210,11 @@ def bench_vae(args) -> dict[str, float]:
 
 def _log_spectral_distance(a, b) -> float:
     """RMS difference of 20·log10 |STFT| (dB) between two [2, S] signals, n_fft 2048, hop 512."""
+    import numpy as np
     import torch
 
     def spec(x):
-        s = torch.stft(torch.from_numpy(x), 2048, 512, window=torch.hann_window(2048), return_complex=True)
+        s = torch.stft(torch.from_numpy(np.array(x)), 2048, 512, window=torch.hann_window(2048), return_complex=True)
         return 20 * torch.log10(s.abs() + 1e-5)
 
     return float(((spec(a) - spec(b)) ** 2).mean().sqrt())

@@ -18,6 +18,19 @@ What the users of upstream complain about is made impossible here, and tested
 - extend / intro send `context_s` seconds of the clip around the join (1 s .. the model limit),
   and the new take keeps that audio.
 
+Bounded context (repaint / extend, `context="bounded"`, the default): the model gets the window
+± a margin as its whole sequence, so a 10 s repaint of a 4-minute song is a 30 s render
+(benchmarks/bench_bounded_repaint.py). What makes the crop safe:
+- latent frames: the crop starts on the active take's latent grid (25 Hz, 1920 samples), so its
+  stored latents are a plain slice, frame for frame;
+- positions: the DiT's self-attention uses RoPE, which depends only on the distance between
+  frames, so a window at frame 3000 of the song and at frame 250 of the crop see the same
+  neighbourhood; what changes is only that context beyond the margin is not heard;
+- the repaint mask and silence latents are those of the crop (the pipeline plans the crop as
+  its source), and the window's own source latents are never used (repaint silences them);
+- decoding: only the window + `tasks.regions.DECODE_MARGIN_FRAMES` each side goes through the
+  VAE, more than its decoder's receptive field, and the splice's crossfade lies inside that.
+
 All positions are integer frames at 48 kHz; `start` / `end` arguments are TIMELINE frames.
 """
 

@@ -20,7 +20,7 @@ from engine.errors import ValidationError
 from engine.jobs import JobContext, ModelCache
 from engine.project import Project
 from engine.project.commands import AddClip, AddTrack
-from engine.studio import extend_clip, generate_into, repaint_region, run_edit
+from engine.studio import extend_clip, generate_into, repaint_region, rerender_into, run_edit
 from engine.studio.latent_store import default_store
 from tests.fast_encoder import patch_fast_encoder, stand_in_latents
 
@@ -199,8 +199,12 @@ def test_a_generated_take_lands_with_its_latents_and_a_repaint_never_encodes(spy
     spy.encodes.clear()
     edit = repaint_region(project, clip.id, 4 * SR, 8 * SR, context_s=2.0, **kw(tiny_checkpoints))
     assert edit.job.request.source_latents.gain == pytest.approx(entry.gain)
-    run_edit(project, edit, models=models)
+    (take_id,) = run_edit(project, edit, models=models).take_ids
     assert spy.encodes == []  # the encoder was never called, neither at landing nor for the repaint
+    # A re-render cuts the same latents again (the edit's provenance records where from): bit-identical.
+    new = rerender_into(project, clip.id, take_id, checkpoints=tiny_checkpoints, models=models)
+    assert project.clip(clip.id).take(new).asset_id == project.clip(clip.id).take(take_id).asset_id
+    assert spy.encodes == []
 
 
 def test_bounded_extend_hears_the_context_and_decodes_only_the_new_part(song, spy, models, tiny_checkpoints):
