@@ -28,7 +28,7 @@ torch = pytest.importorskip("torch")
 
 SR = 48_000
 HOP = 1920
-SONG_S = 24.0
+SONG_S = 12.0
 
 
 def _tone(seconds: float, seed: int) -> np.ndarray:
@@ -90,14 +90,14 @@ def _vae_identity(ckpt) -> str:
 
 @pytest.fixture
 def song(spy, tiny_checkpoints):
-    """A 24 s clip whose take's latents are in the store (what landing a generated take does),
+    """A 12 s clip whose take's latents are in the store (what landing a generated take does),
     here the stand-in encoder's latents of its audio, with a gain of 0.5."""
     p = Project("Song")
     asset = p.assets.add(_tone(SONG_S, 0), "keys")
     p.history.push(AddTrack("Keys", track_id="keys"))
     p.history.push(AddClip("keys", asset.id, 0, clip_id="k"))
     p.history.clear()
-    latents = stand_in_latents(torch.from_numpy(asset.samples.copy())[None])[0].numpy()  # [600, 64]
+    latents = stand_in_latents(torch.from_numpy(asset.samples.copy())[None])[0].numpy()  # [300, 64]
     default_store().put(asset.id, latents, gain=0.5, vae=_vae_identity(tiny_checkpoints))
     return p, latents
 
@@ -108,43 +108,43 @@ def test_bounded_repaint_denoises_window_plus_margins_reuses_latents_and_keeps_t
 
     project, latents = song
     before = project.assets[project.clip("k").active_take.asset_id].samples
-    edit = repaint_region(project, "k", 10 * SR, 14 * SR, caption="pad", context_s=3.0, **kw(tiny_checkpoints))
+    edit = repaint_region(project, "k", 5 * SR, 9 * SR, caption="pad", context_s=2.0, **kw(tiny_checkpoints))
     req = edit.job.request
     assert req.decode_window_only and req.source_latents is not None and req.source_latents.gain == 0.5
-    assert req.source_audio.shape[1] == 10 * SR  # the crop: 7 s .. 17 s
+    assert req.source_audio.shape[1] == 8 * SR  # the crop: 3 s .. 11 s
     result = edit.job.run(models, JobContext.inline())
-    # The DiT saw window + 2 x margin = 10 s = 250 frames, never the 600-frame song.
-    assert set(spy.dit_frames) == {250}
-    # No VAE encode: the source latents are the take's own (7 s = frame 175 on).
+    # The DiT saw window + 2 x margin = 8 s = 200 frames, never the 300-frame song.
+    assert set(spy.dit_frames) == {200}
+    # No VAE encode: the source latents are the take's own (3 s = frame 75 on).
     assert spy.encodes == []
     src = spy.contexts[0][0, :, :64]
-    w0, w1 = 3 * SR // HOP, 7 * SR // HOP
-    torch.testing.assert_close(src[:w0], torch.from_numpy(latents[175 : 175 + w0]))
-    torch.testing.assert_close(src[w1:], torch.from_numpy(latents[175 + w1 : 175 + 250]))
+    w0, w1 = 2 * SR // HOP, 6 * SR // HOP
+    torch.testing.assert_close(src[:w0], torch.from_numpy(latents[75 : 75 + w0]))
+    torch.testing.assert_close(src[w1:], torch.from_numpy(latents[75 + w1 : 75 + 200]))
     # Only the window (+ margins) went through the decoder.
     assert spy.decoded == [w1 - w0 + 2 * (DECODE_MARGIN_FRAMES + 1) + 2 * 1]  # +1 guard, +1 crossfade frame
     # Outside the window and its splice crossfade, the output IS the source, bit for bit.
     take = result.takes[0]
     fade = int(0.05 * 0.5 * SR)  # balanced, strength 0.5: a 25 ms waveform crossfade
-    crop = before[:, 7 * SR : 17 * SR]
-    np.testing.assert_array_equal(take.audio[:, : 3 * SR - fade], crop[:, : 3 * SR - fade])
-    np.testing.assert_array_equal(take.audio[:, 7 * SR + fade :], crop[:, 7 * SR + fade :])
-    assert not np.allclose(take.audio[:, 3 * SR : 7 * SR], crop[:, 3 * SR : 7 * SR])
+    crop = before[:, 3 * SR : 11 * SR]
+    np.testing.assert_array_equal(take.audio[:, : 2 * SR - fade], crop[:, : 2 * SR - fade])
+    np.testing.assert_array_equal(take.audio[:, 6 * SR + fade :], crop[:, 6 * SR + fade :])
+    assert not np.allclose(take.audio[:, 2 * SR : 6 * SR], crop[:, 2 * SR : 6 * SR])
     assert take.provenance.source_latents == "cached"
     # Landing: the mix outside the window is unchanged; the edit records mode and margin.
     landed = edit.land(project, result)
     meta = project.clip("k").take(landed.take_ids[0]).meta
-    assert meta["edit"]["context_mode"] == "bounded" and meta["edit"]["margin_s"] == 3.0
-    assert meta["edit"]["context"] == [7 * SR, 17 * SR] and meta["source_latents"] == "cached"
+    assert meta["edit"]["context_mode"] == "bounded" and meta["edit"]["margin_s"] == 2.0
+    assert meta["edit"]["context"] == [3 * SR, 11 * SR] and meta["source_latents"] == "cached"
     assert meta["edit"]["latents"]["asset"] == project.clip("k").active_take.asset_id
 
 
 def test_full_mode_hears_and_decodes_the_whole_clip(song, spy, models, tiny_checkpoints):
     project, _ = song
-    edit = repaint_region(project, "k", 10 * SR, 14 * SR, context="full", **kw(tiny_checkpoints))
+    edit = repaint_region(project, "k", 5 * SR, 9 * SR, context="full", **kw(tiny_checkpoints))
     assert not edit.job.request.decode_window_only
     landed = run_edit(project, edit, models=models)
-    assert set(spy.dit_frames) == {600} and spy.decoded == [600] and spy.encodes == []
+    assert set(spy.dit_frames) == {300} and spy.decoded == [300] and spy.encodes == []
     meta = project.clip("k").take(landed.take_ids[0]).meta
     assert meta["edit"]["context_mode"] == "full" and meta["edit"]["margin_s"] is None
     assert meta["edit"]["context"] == [0, int(SONG_S * SR)]
@@ -153,10 +153,10 @@ def test_full_mode_hears_and_decodes_the_whole_clip(song, spy, models, tiny_chec
 def test_without_stored_latents_only_the_crop_is_encoded(song, spy, models, tiny_checkpoints):
     project, _ = song
     default_store().clear()
-    edit = repaint_region(project, "k", 10 * SR, 14 * SR, context_s=3.0, **kw(tiny_checkpoints))
+    edit = repaint_region(project, "k", 5 * SR, 9 * SR, context_s=2.0, **kw(tiny_checkpoints))
     assert edit.job.request.source_latents is None
     result = edit.job.run(models, JobContext.inline())
-    assert spy.encodes == [10 * SR] and set(spy.dit_frames) == {250}
+    assert spy.encodes == [8 * SR] and set(spy.dit_frames) == {200}
     assert result.takes[0].provenance.source_latents == "encoded"
 
 
@@ -165,23 +165,23 @@ def test_latents_from_another_vae_are_not_used(song, spy, models, tiny_checkpoin
     asset_id = project.clip("k").active_take.asset_id
     default_store().put(asset_id, latents, vae="some-other-vae@0000")
     # (seed 7: the pipeline remembers the encode of a (crop, seed) pair from the test before)
-    edit = repaint_region(project, "k", 10 * SR, 14 * SR, context_s=3.0, **kw(tiny_checkpoints, seed=7))
+    edit = repaint_region(project, "k", 5 * SR, 9 * SR, context_s=2.0, **kw(tiny_checkpoints, seed=7))
     result = edit.job.run(models, JobContext.inline())
-    assert spy.encodes == [10 * SR] and result.takes[0].provenance.source_latents == "encoded"
+    assert spy.encodes == [8 * SR] and result.takes[0].provenance.source_latents == "encoded"
 
 
 def test_bounded_decode_matches_a_whole_decode_inside_the_window(song, spy, models, tiny_checkpoints):
     """The VAE decoder's receptive field is shorter than DECODE_MARGIN_FRAMES: decoding only the
     window + margin gives the window a whole decode gives (same latents, same seed)."""
     project, _ = song
-    edit = repaint_region(project, "k", 10 * SR, 14 * SR, context_s=3.0, **kw(tiny_checkpoints))
+    edit = repaint_region(project, "k", 5 * SR, 9 * SR, context_s=2.0, **kw(tiny_checkpoints))
     bounded = edit.job.run(models, JobContext.inline()).takes[0]
     whole_req = edit.job.request.with_changes(decode_window_only=False)
     from dataclasses import replace
 
     whole = replace(edit.job, request=whole_req).run(models, JobContext.inline()).takes[0]
     np.testing.assert_array_equal(bounded.latents, whole.latents)
-    inside = slice(3 * SR, 7 * SR)
+    inside = slice(2 * SR, 6 * SR)
     err = np.abs(bounded.audio[:, inside] - whole.audio[:, inside]).max()
     assert err <= 1e-4 * max(1e-3, float(np.abs(whole.audio[:, inside]).max())), err
 
@@ -213,19 +213,19 @@ def test_bounded_extend_hears_the_context_and_decodes_only_the_new_part(song, sp
     project, latents = song
     clip = project.clip("k")
     before = project.assets[clip.active_take.asset_id].samples
-    edit = extend_clip(project, "k", clip.end + 4 * SR, context_s=6.0, caption="outro", **kw(tiny_checkpoints))
+    edit = extend_clip(project, "k", clip.end + 4 * SR, context_s=3.0, caption="outro", **kw(tiny_checkpoints))
     req = edit.job.request
     assert req.decode_window_only and req.source_latents is not None
     landed = run_edit(project, edit, models=models)
-    assert set(spy.dit_frames) == {250} and spy.encodes == []  # 6 s context + 4 s new = 250 frames
-    torch.testing.assert_close(spy.contexts[0][0, :150, :64], torch.from_numpy(latents[450:600]))
+    assert set(spy.dit_frames) == {175} and spy.encodes == []  # 3 s context + 4 s new = 175 frames
+    torch.testing.assert_close(spy.contexts[0][0, :75, :64], torch.from_numpy(latents[225:300]))
     assert spy.decoded == [100 + DECODE_MARGIN_FRAMES + 1 + 1]  # the new part + margin (+ guard, fade)
     take = project.clip("k").take(landed.take_ids[0])
     audio = project.assets[take.asset_id].samples
     assert audio.shape[1] == int((SONG_S + 4) * SR)
     fade = int(0.025 * SR)  # the splice's 25 ms ramp into the new part lies in the context's end
     np.testing.assert_array_equal(audio[:, : int(SONG_S * SR) - fade], before[:, :-fade])  # bit for bit
-    assert take.meta["edit"]["context_mode"] == "bounded" and take.meta["edit"]["margin_s"] == 6.0
+    assert take.meta["edit"]["context_mode"] == "bounded" and take.meta["edit"]["margin_s"] == 3.0
     full = extend_clip(project, "k", project.clip("k").end + 4 * SR, context="full", **kw(tiny_checkpoints))
     assert not full.job.request.decode_window_only
 
@@ -233,11 +233,11 @@ def test_bounded_extend_hears_the_context_and_decodes_only_the_new_part(song, sp
 def test_bad_mode_or_margin_is_a_validation_error_naming_it(song, tiny_checkpoints):
     project, _ = song
     with pytest.raises(ValidationError, match="^context: must be one of bounded, full"):
-        repaint_region(project, "k", 10 * SR, 14 * SR, context="wide", **kw(tiny_checkpoints))
+        repaint_region(project, "k", 5 * SR, 9 * SR, context="wide", **kw(tiny_checkpoints))
     with pytest.raises(ValidationError, match="^context_s: must be 0–600 s, got -1"):
-        repaint_region(project, "k", 10 * SR, 14 * SR, context_s=-1.0, **kw(tiny_checkpoints))
+        repaint_region(project, "k", 5 * SR, 9 * SR, context_s=-1.0, **kw(tiny_checkpoints))
     with pytest.raises(ValidationError, match="^context_s: a context margin applies to context='bounded' only"):
-        repaint_region(project, "k", 10 * SR, 14 * SR, context="full", context_s=5.0, **kw(tiny_checkpoints))
+        repaint_region(project, "k", 5 * SR, 9 * SR, context="full", context_s=5.0, **kw(tiny_checkpoints))
     with pytest.raises(ValidationError, match="^context_s: must be 1–"):
         extend_clip(project, "k", project.clip("k").end + 4 * SR, context_s=0.2, **kw(tiny_checkpoints))
     with pytest.raises(ValidationError, match="^context: must be one of"):
