@@ -34,16 +34,6 @@ HOP = 1920  # VAE samples per latent frame (engine.tasks.constants.HOP; kept tor
 DEFAULT_MAX_BYTES = 256 * 2**20
 
 
-def vae_identity_of_meta(meta: Mapping[str, Any]) -> str | None:
-    """The VAE identity recorded in a take's provenance (`models`: DiT, text encoder, VAE)."""
-    models = meta.get("models")
-    if not isinstance(models, list) or len(models) < 3 or not isinstance(models[2], Mapping):
-        return None
-    vae = models[2]
-    weights = vae.get("weights")
-    return vae_identity(str(vae.get("name", "")), weights if isinstance(weights, Mapping) else {})
-
-
 @dataclass(frozen=True)
 class StoredLatents:
     """Latents of one asset.
@@ -199,4 +189,4 @@ def default_store() -> LatentStore:
 
 
 __all__ = ["HOP", "LatentStore", "StoredLatents", "default_store", "latents_from_record", "latents_record",
-           "remember_take", "vae_identity", "vae_identity_of_meta"]
+           "remember_take", "vae_identity"]
