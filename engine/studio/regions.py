@@ -555,6 +555,7 @@ def extend_clip(project: Project, clip_id: str, new_end: int, *, context: str = 
                            context_s=c / SR, crop=[0, c + ext], at=head_len, clip=clip_id, context_mode=mode_name,
                            margin_s=margin, latents=record))
     job = _job([req], label, checkpoints=checkpoints, model=model, device=device, dtype=dtype)
+    old_take = clip.active_take
 
     def land(project: Project, result: Any) -> LandedEdit:
         (res,) = _results(result)
@@ -563,6 +564,7 @@ def extend_clip(project: Project, clip_id: str, new_end: int, *, context: str = 
         audio = tail if head is None else np.concatenate([head, tail], axis=1)
         now = project.clip(clip_id)
         asset = project.assets.add_asset(Asset.from_samples(audio, label))
+        _remember_extended(asset.id, take, old_take, head_len, src_end - c)
         from engine.project.model import Take, new_id
 
         new = Take(new_id("take"), asset.id, _take_name("extend", caption, take.seed), take_meta(take, meta),
@@ -573,6 +575,29 @@ def extend_clip(project: Project, clip_id: str, new_end: int, *, context: str = 
         return LandedEdit((clip_id,), (new.id,), ())
 
     return RegionEdit(job, label, "extend", land)
+
+
+def _remember_extended(asset_id: str, take: Any, old_take: ProjectTake, head_len: int, lo: int) -> None:
+    """The extended take's latents for the latent store: the old take's stored frames for the
+    head (the untouched audio before the context) followed by the new take's own, when both
+    sit on one grid with the same VAE and gain (a cached-latent extend: the context frames ARE
+    the old ones); else only the new part's own (frame 0 at the head's end)."""
+    from engine.studio.latent_store import default_store, remember_take
+
+    remember_take(asset_id, take, origin=head_len)  # at least the context + new part
+    store = default_store()
+    old, new = store.get(old_take.asset_id), store.get(asset_id)
+    if old is None or new is None or old.vae != new.vae or abs(old.gain - new.gain) > 1e-6 * old.gain:
+        return
+    grid = old_take.offset + old.origin  # source frame where an old latent frame starts
+    if (lo - grid) % HOP:
+        return
+    k0 = (lo - grid) // HOP  # the old frame starting at the context's first sample
+    k = min(k0, -(-head_len // HOP))  # the old frames that cover the head
+    if k <= 0:
+        return
+    joined = np.concatenate([old.latents[k0 - k : k0], new.latents], axis=0)  # [k + T, C]
+    store.put(asset_id, joined, origin=head_len - k * HOP, gain=new.gain, vae=new.vae)
 
 
 def add_intro(project: Project, clip_id: str, new_start: int, *, context_s: float = 10.0, caption: str = "",

@@ -226,6 +226,14 @@ def test_bounded_extend_hears_the_context_and_decodes_only_the_new_part(song, sp
     fade = int(0.025 * SR)  # the splice's 25 ms ramp into the new part lies in the context's end
     np.testing.assert_array_equal(audio[:, : int(SONG_S * SR) - fade], before[:, :-fade])  # bit for bit
     assert take.meta["edit"]["context_mode"] == "bounded" and take.meta["edit"]["margin_s"] == 3.0
+    # The extended take's latents are stored too: the old take's for the head, then its own, so
+    # a later bounded repaint anywhere in it needs no encode either.
+    entry = default_store().get(take.asset_id)
+    assert entry is not None and entry.origin == 0 and entry.latents.shape[0] == 225 + 175
+    np.testing.assert_array_equal(entry.latents[:225], latents[:225])
+    assert entry.gain == pytest.approx(0.5)  # the old take's gain carried through the cached extend
+    again = repaint_region(project, "k", 2 * SR, 6 * SR, context_s=1.0, **kw(tiny_checkpoints))
+    assert again.job.request.source_latents is not None
     full = extend_clip(project, "k", project.clip("k").end + 4 * SR, context="full", **kw(tiny_checkpoints))
     assert not full.job.request.decode_window_only
 
