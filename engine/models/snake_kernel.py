@@ -30,10 +30,18 @@ def snake_math(x: torch.Tensor, scale: torch.Tensor, inv_beta: torch.Tensor) -> 
     return x + inv_beta * torch.sin(x * scale).square()
 
 
+def _dispatch_mode_active() -> bool:
+    """A Python dispatch mode (FlopCounterMode, a profiler's or a test's) is on: compiled code
+    refuses to run under one, and the eager ops are what such a mode wants to see anyway."""
+    from torch.utils._python_dispatch import _get_current_dispatch_mode
+
+    return _get_current_dispatch_mode() is not None
+
+
 def fused_snake(x: torch.Tensor, scale: torch.Tensor, inv_beta: torch.Tensor) -> torch.Tensor | None:
     """The compiled kernel's result, or None when it is unavailable (the caller runs eager)."""
     global _compiled, _broken
-    if _broken or x.device.type != "cpu" or torch.compiler.is_compiling():
+    if _broken or x.device.type != "cpu" or torch.compiler.is_compiling() or _dispatch_mode_active():
         return None
     try:
         with _lock:
