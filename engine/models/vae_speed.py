@@ -16,6 +16,12 @@ that is ~0.5 GB per temporary for a 20 s clip. Neither is needed when the weight
 - channels-last convolutions (models/vae_layout.py): oneDNN without a layout reorder around
   every conv (~1.6x on the convs).
 
+Not done, measured (benchmarks/bench_vae.py --parts int8): INT8 convs. This CPU (AMD EPYC Zen 3)
+has AVX2 but neither VNNI nor AVX-512; torch's x86 quantized conv is 1.3-1.5x SLOWER than our fp32
+conv at the 128-channel 48 kHz stage (where most of the time is) once the per-call activation
+quantize/dequantize passes are paid, 1.5x faster only at 512 channels, and one layer alone costs
+~34 dB SNR. torchao's dynamic int8 targets nn.Linear, which the VAE has none of.
+
 The result stays within float tolerance of the stock decode (tests/engine/test_vae_speed.py).
 """
 
