@@ -3,8 +3,10 @@ and what the INT8 weights+activations fast path gains and costs. Prints every fi
 
 Parts (`--parts`, default all; every comparison is INTERLEAVED in one run, because the machine is
 shared and absolute times drift with its load: read the ratios):
-  profile   one real-width turbo DiT forward under torch.profiler: the share of matmuls,
-            attention, and elementwise work (norms, AdaLN, RoPE, SwiGLU), FLOPs and GFLOP/s
+  profile   one real-width turbo DiT forward under torch.profiler, diffusers' channel-major
+            residual stream vs ours (token-major): the share of matmuls, attention and elementwise
+            work (norms, AdaLN, RoPE, SwiGLU), mm vs bmm calls, FLOPs and GFLOP/s
+  loop      the 8-step loop, stock vs token-major residual stream (engine/models/dit_layout.py)
   compile   eager vs `nn.Module.compile()` (inductor, CPU, fp32) of the decoder: first-call
             compile time, steady per-forward time, recompiles across steps and a new length
   int8      fp32 vs "int8-dynamic" (engine/runtime/int8_dynamic.py) per forward, and torchao's
@@ -154,6 +156,27 @@ def bench_profile(args) -> None:
         top = sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)[: args.top]
         for ev in top:
             print(f"    {ev.key:<52} {ev.self_cpu_time_total / 1e3:8.1f} ms  x{ev.count}")
+
+
+def bench_loop(args) -> None:
+    """The `--steps`-step loop: diffusers' channel-major stream vs ours (token-major), interleaved."""
+    from engine.models.dit_layout import install_token_major_stream
+
+    dit = build_dit(args.layers)
+    x, ctx, enc = _inputs(args.frames, args.cond)
+    rows, outs = {"stock": [], "ours": []}, {}
+    for _ in range(args.repeats):
+        for variant in rows:
+            dit.token_major_hook.remove()
+            if variant == "ours":
+                dit.token_major_hook = install_token_major_stream(dit.transformer)
+            t = time.perf_counter()
+            outs[variant] = _loop(dit, x, ctx, enc, args.steps)
+            rows[variant].append(time.perf_counter() - t)
+    s, o = statistics.median(rows["stock"]), statistics.median(rows["ours"])
+    print(f"{args.steps}-step loop, {args.layers} layers, {args.frames} frames: stock layout {s:.1f} s, "
+          f"token-major {o:.1f} s, ratio {o / s:.3f} (runs {[round(v, 1) for v in rows['stock']]} vs "
+          f"{[round(v, 1) for v in rows['ours']]}); max |diff| {float((outs['ours'] - outs['stock']).abs().max()):.1e}")
 
 
 # --- compile ------------------------------------------------------------------------------------
@@ -312,7 +335,7 @@ def bench_tiny(args) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--parts", default="profile,compile,int8,tiny")
+    parser.add_argument("--parts", default="profile,loop,compile,int8,tiny")
     parser.add_argument("--layers", type=int, default=2)
     parser.add_argument("--frames", type=int, default=750, help="latent frames (25 per second of audio)")
     parser.add_argument("--cond", type=int, default=600, help="packed condition rows")
@@ -330,7 +353,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     print(f"load average at start: {_load_avg()} (2 cores, shared); CPU capability "
           f"{torch.backends.cpu.get_cpu_capability()}, {args.threads} threads")
-    parts = {"profile": bench_profile, "compile": bench_compile, "int8": bench_int8, "tiny": bench_tiny}
+    parts = {"profile": bench_profile, "loop": bench_loop, "compile": bench_compile, "int8": bench_int8, "tiny": bench_tiny}
     for name in args.parts.split(","):
         parts[name.strip()](args)
         print(f"  load average now: {_load_avg()}")

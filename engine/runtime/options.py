@@ -127,7 +127,11 @@ def choose_options(device: torch.device | str, tier, settings=None, *, measured_
         why.append(f"quantization {quant}: Settings")
     comp = _setting(settings, "compile")
     if comp == AUTO:
-        compiled = device.type == "cuda"  # compile pays off on CUDA; on CPU the warm-up dominates short jobs
+        # Compile pays on CUDA. On the CPU it does not (benchmarks/bench_dit_fast.py --parts compile,
+        # real-width DiT, 2 threads, fp32, interleaved): first call 92-124 s, the next step compiles
+        # again (25-38 s: the cross-attention cache makes a second graph), every new length or batch
+        # recompiles, and the steady forward is SLOWER: 1.5-2x eager by default, ~5x with freezing.
+        compiled = device.type == "cuda"
         why.append(f"compile {'on' if compiled else 'off'}: {device.type}")
     else:
         compiled = comp == "on"
