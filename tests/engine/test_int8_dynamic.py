@@ -9,7 +9,7 @@ import torch
 
 from engine.errors import ValidationError
 from engine.runtime.int8_dynamic import DynamicInt8Linear
-from engine.runtime.options import CHOICES, QUANTIZER_LABELS
+from engine.runtime.options import CHOICES, QUANTIZER_LABELS, apply_quantization
 
 # Relative L2 error of the decoder output allowed after int8-dynamic quantisation. Measured on
 # the tiny turbo DiT: ~1.5 % for one forward, ~1.8 % for 8-step latents (activations are rounded
@@ -65,3 +65,30 @@ def test_dit_output_stays_within_tolerance(tiny_checkpoints):
             outs.append(dit.denoise(x, 0.7, 0.7, ctx, cond.encoder_hidden_states))
     error = float((outs[1] - outs[0]).norm() / outs[0].norm())
     assert 0 < error < ONE_FORWARD_TOLERANCE, error
+
+
+def test_the_planner_lm_stays_within_tolerance(tiny_checkpoints):
+    # planning.py applies the same mode to the planner LM
+    from transformers import AutoModelForCausalLM
+
+    folder = tiny_checkpoints / "acestep-5Hz-lm-1.7B"
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, trust_remote_code=False).eval()
+    ids = torch.randint(0, 1000, (1, 24), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        ref = model(ids).logits
+        apply_quantization(model, "int8-dynamic")
+        out = model(ids).logits
+    error = float((out - ref).norm() / ref.norm())
+    assert 0 < error < 0.05, error
+
+
+def test_lora_sees_an_int8_dynamic_decoder_as_quantised(tiny_checkpoints):
+    # so apply_loras refuses it with our AdapterError instead of an AttributeError on .weight
+    from engine.lora.fit import is_quantized
+    from engine.models.dit_loader import load_dit
+    from engine.models.tiny.factory import DIT_FOLDERS
+
+    dit = load_dit(tiny_checkpoints / DIT_FOLDERS["turbo"])
+    assert not is_quantized(dit.transformer)
+    apply_quantization(dit.transformer, "int8-dynamic")
+    assert is_quantized(dit.transformer)
