@@ -127,10 +127,12 @@ def choose_options(device: torch.device | str, tier, settings=None, *, measured_
         why.append(f"quantization {quant}: Settings")
     comp = _setting(settings, "compile")
     if comp == AUTO:
-        # Compile pays on CUDA. On the CPU it does not (benchmarks/bench_dit_fast.py --parts compile,
-        # real-width DiT, 2 threads, fp32, interleaved): first call 92-124 s, the next step compiles
-        # again (25-38 s: the cross-attention cache makes a second graph), every new length or batch
-        # recompiles, and the steady forward is SLOWER: 1.5-2x eager by default, ~5x with freezing.
+        # Compile pays on CUDA. On the CPU not automatically (benchmarks/bench_dit_fast.py --parts
+        # compile; real-width DiT, 2 of 24 layers, 30 s, 2 threads, fp32, interleaved): the steady
+        # forward is 0.82x eager, but the first two steps cost 57 s + 43 s of compiling (two graphs:
+        # K/V computed, then reused), more with all 24 layers, and every new song length or batch
+        # size compiles again (76 s): an 8-step 30 s song saves ~7 s of a ~40 s loop, so compile
+        # only repays over dozens of same-length takes. Settings "on" still forces it.
         compiled = device.type == "cuda"
         why.append(f"compile {'on' if compiled else 'off'}: {device.type}")
     else:
