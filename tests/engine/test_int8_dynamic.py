@@ -92,3 +92,25 @@ def test_lora_sees_an_int8_dynamic_decoder_as_quantised(tiny_checkpoints):
     assert not is_quantized(dit.transformer)
     apply_quantization(dit.transformer, "int8-dynamic")
     assert is_quantized(dit.transformer)
+
+
+@pytest.mark.slow  # two tiny generations through the job (load, quantise, generate, decode)
+def test_a_generate_job_with_the_fast_path_stays_near_the_full_one(tiny_checkpoints):
+    import numpy as np
+
+    from engine.jobs import JobContext, ModelCache
+    from engine.jobs.generation import GenerateJob
+    from engine.runtime.options import RuntimeChoices
+    from engine.tasks.request import GenerationRequest
+
+    req = GenerationRequest(caption="warm rhodes", duration=4.0, seeds=(7,))
+    models = ModelCache()
+    takes = {mode: GenerateJob(request=req, checkpoints=tiny_checkpoints, device="cpu",
+                               runtime=RuntimeChoices(quantization=mode)).run(models, JobContext.inline()).takes[0]
+             for mode in ("none", "int8-dynamic")}
+    fast = takes["int8-dynamic"]
+    assert fast.provenance.to_dict()["runtime"]["quantization"] == "int8-dynamic"
+    pipes = [models.get(key) for key in models.stats().loaded]
+    assert any(isinstance(m, DynamicInt8Linear) for p in pipes for m in p.dit.transformer.modules())
+    error = float(np.linalg.norm(fast.latents - takes["none"].latents) / np.linalg.norm(takes["none"].latents))
+    assert 0 < error < 0.05, error
