@@ -31,6 +31,7 @@ Parts (`--parts`, default all; each fits in a couple of minutes on the shared 2-
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -246,7 +247,8 @@ def bench_tiny(args) -> None:
     project.history.push(AddTrack("Song", track_id="s"))
     project.history.push(AddClip("s", asset.id, 0, clip_id="c"))
     ident = model_identity(root / "vae")
-    latents = stand_in_latents(torch.from_numpy(song)[None])[0].numpy()  # [6000, 64]
+    channels = json.loads((root / "vae" / "config.json").read_text())["decoder_input_channels"]
+    latents = stand_in_latents(torch.from_numpy(song)[None], channels)[0].numpy()  # [6000, C]
     default_store().put(asset.id, latents, vae=vae_identity(ident.name, dict(ident.weight_sha256)))
     w0 = int(SONG_S / 2 * SR) // HOP * HOP  # a 10 s window in the middle
     w1 = w0 + int(WINDOW_S * SR)
@@ -255,7 +257,7 @@ def bench_tiny(args) -> None:
     full = repaint_region(project, "c", w0, w1, context="full", **common).job.request
     lo = project_lo = w0 - int(args.margin * SR)
     pipe = GenerationPipeline.from_checkpoints(root, task="repaint", device="cpu")
-    noise = torch.randn(1, int(SONG_S * 25), 64, generator=torch.Generator().manual_seed(7))  # [1, 6000, 64]
+    noise = torch.randn(1, int(SONG_S * 25), channels, generator=torch.Generator().manual_seed(7))  # [1, 6000, C]
     crop = noise[:, lo // HOP : lo // HOP + int((WINDOW_S + 2 * args.margin) * 25)]
     pipe(bounded, initial_noise=crop)  # warm-up (text encoder, caches)
     times: dict[str, list[float]] = {"full": [], "bounded": []}

@@ -10,6 +10,15 @@ head_dim 128, vocab 217204; upstream_lm_tools.md §1.1) with random weights: abo
 Its token ids come from the tiny tokenizer (same special/code layout), which does not change the
 cost. Each measurement runs the codes phase: exactly N audio codes then EOS, batch 1, with and
 without LM CFG (CFG doubles the rows).
+
+--variants prints a table of time to first token (prefill + first pick) and decode tokens/s of
+the raw cached token loop (the engine's `generate._forward`, greedy picks), per variant:
+dynamic vs static KV cache, torch.compile off/on, and LM CFG as one batch of cond+uncond rows
+(what `generate_rows` does) vs two batch-1 passes per token:
+
+    .venv/bin/python benchmarks/bench_planner.py --variants                     # tiny LM
+    flock /tmp/legato-heavy.lock .venv/bin/python benchmarks/bench_planner.py --variants \
+        --real-size 0.6b --tokens 64
 """
 
 from __future__ import annotations
@@ -33,17 +42,22 @@ from engine.planner.lm import PlannerLM  # noqa: E402
 from engine.planner.metadata import Metadata  # noqa: E402
 from engine.planner.sampling import SamplingParams  # noqa: E402
 
+# Real planner shapes (upstream_lm_tools.md §1.1; Qwen3-0.6B / Qwen3-1.7B bodies), vocab 217204.
+REAL_SHAPES = {
+    "1.7b": {"hidden_size": 2048, "intermediate_size": 6144, "num_attention_heads": 16},
+    "0.6b": {"hidden_size": 1024, "intermediate_size": 3072, "num_attention_heads": 16},
+}
 
-def real_size_lm(tiny: PlannerLM, device: str, dtype: torch.dtype) -> PlannerLM:
-    """A random-weight model of the real 1.7B planner's shape, sharing the tiny tokenizer."""
+
+def real_size_lm(tiny: PlannerLM, device: str, dtype: torch.dtype, size: str = "1.7b") -> PlannerLM:
+    """A random-weight model of a real planner's shape (frozen, as the loader leaves it),
+    sharing the tiny tokenizer."""
     from transformers import Qwen3Config, Qwen3ForCausalLM
 
     config = Qwen3Config(
         vocab_size=217204,
-        hidden_size=2048,
-        intermediate_size=6144,  # Qwen3-1.7B
+        **REAL_SHAPES[size],
         num_hidden_layers=28,
-        num_attention_heads=16,
         num_key_value_heads=8,
         head_dim=128,
         max_position_embeddings=40960,
@@ -64,7 +78,7 @@ def real_size_lm(tiny: PlannerLM, device: str, dtype: torch.dtype) -> PlannerLM:
             else:
                 param.normal_(0.0, 0.02, generator=gen)
     model.tie_weights()
-    model.eval()
+    model.eval().requires_grad_(False)  # as PlannerLM.load: inference weights frozen (issue 17)
     n_params = sum(p.numel() for p in model.parameters())
     print(f"real-size model: {n_params / 1e9:.2f} B parameters, {dtype}, {device}")
     return PlannerLM.from_components(model, tiny.tokenizer, max_duration=600, cache_mode=tiny.cache_mode)
@@ -96,6 +110,82 @@ def measure(lm: PlannerLM, n_codes: int, cfg: float, seed: int = 0) -> tuple[flo
     return prefill, decode_tokens / decode_s if decode_s > 0 else float("inf"), len(row.tokens)
 
 
+def _loop(model, rows: int, prompt_len: int, new_tokens: int, cache_mode: str, passes: int) -> tuple[float, float]:
+    """(time to first token s, decode tokens/s) of the raw cached loop: `passes` forwards of
+    `rows // passes` rows per token (passes=2: cond and uncond one after the other)."""
+    from transformers import DynamicCache, StaticCache
+
+    from engine.planner.generate import _forward
+
+    per = rows // passes
+    ids = torch.randint(1000, 2000, (per, prompt_len), generator=torch.Generator().manual_seed(0))
+    mask = torch.ones_like(ids)
+    pos = torch.arange(prompt_len)[None].expand(per, -1)
+
+    def new_cache():
+        if cache_mode == "static":
+            return StaticCache(config=model.config, max_cache_len=prompt_len + new_tokens + 1)
+        return DynamicCache(config=model.config)
+
+    from engine.runtime.threads import decode_threads, intra_op_threads
+
+    # The engine's thread policy for decode (1 intra-op thread for a small model on the CPU).
+    with torch.inference_mode(), intra_op_threads(decode_threads(model)):
+        start = time.perf_counter()
+        caches, picks = [], []
+        for _ in range(passes):
+            logits, cache = _forward(model, ids, mask, pos, new_cache())  # [per, V]
+            caches.append(cache)
+            picks.append(logits.argmax(-1, keepdim=True))  # [per, 1]
+        first = time.perf_counter() - start
+        step_mask, step_pos = mask, pos[:, -1:]
+        start = time.perf_counter()
+        for _ in range(new_tokens - 1):
+            step_mask = torch.cat([step_mask, torch.ones_like(step_mask[:, :1])], dim=1)
+            step_pos = step_pos + 1
+            for k in range(passes):
+                logits, caches[k] = _forward(model, picks[k], step_mask, step_pos, caches[k])
+                picks[k] = logits.argmax(-1, keepdim=True)
+        decode = time.perf_counter() - start
+    return first, (new_tokens - 1) / decode
+
+
+VARIANTS = (  # (label, cache, compile, rows, passes)
+    ("dynamic, eager, no CFG (1 row)", "dynamic", False, 1, 1),
+    ("dynamic, eager, CFG batched (2 rows)", "dynamic", False, 2, 1),
+    ("dynamic, eager, CFG two passes", "dynamic", False, 2, 2),
+    ("static, eager, CFG batched", "static", False, 2, 1),
+    ("dynamic, compiled, CFG batched", "dynamic", True, 2, 1),
+    ("static, compiled, CFG batched", "static", True, 2, 1),
+)
+
+
+def variants_table(lm: PlannerLM, new_tokens: int, prompt_len: int, skip_compile: bool) -> None:
+    """Print TTFT and tokens/s per VARIANTS row (one warm-up run of each first)."""
+    model = lm.model
+    eager_forward = model.forward
+    print(f"prompt {prompt_len} tokens, {new_tokens} new tokens, {torch.get_num_threads()} threads")
+    print(f"{'variant':<38} {'TTFT ms':>8} {'tokens/s':>9} {'compile s':>9}")
+    for label, cache_mode, compiled, rows, passes in VARIANTS:
+        if compiled and skip_compile:
+            print(f"{label:<38} {'skipped (--no-compile)':>28}")
+            continue
+        compile_s = 0.0
+        if compiled:
+            torch._dynamo.reset()
+            model.forward = torch.compile(eager_forward, dynamic=True)
+            t = time.perf_counter()
+            _loop(model, rows, prompt_len, 3, cache_mode, passes)  # compiles prefill + decode graphs
+            compile_s = time.perf_counter() - t
+        else:
+            model.forward = eager_forward
+            _loop(model, rows, prompt_len, 3, cache_mode, passes)  # warm-up: allocations
+        ttft, tps = _loop(model, rows, prompt_len, new_tokens, cache_mode, passes)
+        extra = f"{compile_s:>9.1f}" if compiled else f"{'':>9}"
+        print(f"{label:<38} {ttft * 1000:>8.0f} {tps:>9.1f} {extra}", flush=True)
+    model.forward = eager_forward
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -103,7 +193,12 @@ def main() -> int:
     parser.add_argument(
         "--checkpoints", type=Path, default=None, help="checkpoints root with the LM (default: tiny)"
     )
-    parser.add_argument("--real-size", action="store_true", help="random-weight 1.7B-shaped model")
+    parser.add_argument("--real-size", nargs="?", const="1.7b", default=None, choices=sorted(REAL_SHAPES),
+                        help="random-weight model of a real planner's shape (default 1.7b)")
+    parser.add_argument("--variants", action="store_true",
+                        help="table: TTFT and tokens/s per cache / compile / CFG-batching variant")
+    parser.add_argument("--prompt", type=int, default=48, help="prompt tokens for --variants (default 48)")
+    parser.add_argument("--no-compile", action="store_true", help="--variants without the torch.compile rows")
     parser.add_argument("--device", default="cpu")
     parser.add_argument(
         "--dtype", default=None, help="float32 / bfloat16 (default: bf16 on CUDA, fp32 on CPU)"
@@ -115,7 +210,10 @@ def main() -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    if (args.compile or args.device.startswith("cuda")) and not torch.cuda.is_available():
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        print("skipped: --device cuda needs CUDA, which this machine does not have")
+        return 0
+    if args.compile and not args.variants and not torch.cuda.is_available():
         print("skipped: --compile / --device cuda need CUDA, which this machine does not have")
         return 0
     dtype = (
@@ -137,12 +235,17 @@ def main() -> int:
             f"loaded {lm.folder} in {time.perf_counter() - t0:.1f} s (tokenizer {len(lm.tokenizer)} tokens)"
         )
     if args.real_size:
-        lm = real_size_lm(lm, args.device, dtype)
+        lm = real_size_lm(lm, args.device, dtype, args.real_size)
+    if args.variants:
+        label = f"real-size {args.real_size} (random)" if args.real_size else "tiny"
+        print(f"{label} on {args.device}, {dtype}")
+        variants_table(lm, args.tokens, args.prompt, args.no_compile)
+        return 0
     if args.compile:
         lm.model.forward = torch.compile(lm.model.forward, dynamic=True)
         lm.cache_mode = "static"
 
-    label = "real-size 1.7B (random)" if args.real_size else "tiny"
+    label = f"real-size {args.real_size} (random)" if args.real_size else "tiny"
     print(f"{label} on {args.device}, {torch.get_num_threads()} threads, cache={lm.cache_mode}")
     measure(lm, min(4, args.tokens), 1.0)  # warm-up (allocations, compile)
     for cfg in (1.0, 2.0):

@@ -107,7 +107,7 @@ def encode_sample(models: GenerationModels, audio, sample: DatasetSample, prompt
     valid = int(cond.encoder_attention_mask[0].sum())
     states = cond.encoder_hidden_states[0, :valid].float().cpu().contiguous()  # [L, H] valid rows first
     silence = dit.silence_frames(frames).float().cpu()[0]  # [T, 64]
-    context = torch.cat([silence, torch.ones(frames, 64)], dim=-1).contiguous()  # [T, 128]
+    context = torch.cat([silence, torch.ones_like(silence)], dim=-1).contiguous()  # [T, 2C]
     return {"target_latents": latents.contiguous(), "encoder_hidden_states": states, "context_latents": context}
 
 

@@ -152,6 +152,12 @@ class AceStepConfig:
                 f"{source}: in_channels {self.in_channels} must be 3 x "
                 f"audio_acoustic_hidden_dim ({self.audio_acoustic_hidden_dim})"
             )
+        if self.timbre_hidden_dim != self.audio_acoustic_hidden_dim:
+            # The timbre encoder reads reference-audio VAE latents: the same channels as the DiT's.
+            raise CheckpointError(
+                f"{source}: timbre_hidden_dim {self.timbre_hidden_dim} must equal "
+                f"audio_acoustic_hidden_dim ({self.audio_acoustic_hidden_dim})"
+            )
 
     @property
     def variant(self) -> str:

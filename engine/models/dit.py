@@ -14,7 +14,7 @@ calls, per generation:
     hints = dit.detokenize(codes).latents_25hz              # codes -> 25 Hz latents
     silence = dit.silence_frames(n)                         # [1, n, 64], tiled as upstream
 
-Shapes: B batch, T latent frames at 25 Hz, C=64 latent channels, H hidden, L condition length.
+Shapes: B batch, T latent frames at 25 Hz, C latent channels (64 in the real models; `latent_channels`), H hidden, L condition length.
 Upstream quirks reproduced (kit MANIFEST "Conventions"; upstream_dit.md §2.6): the decoder ignores
 the encoder attention mask; the timbre encoder takes position 0 of each reference clip (its
 `special_token` is unused); encoders run `layers[:num_hidden_layers]`; RMSNorm in float32.
@@ -141,6 +141,12 @@ class AceStepDiT(torch.nn.Module):
     @property
     def is_turbo(self) -> bool:
         return self.config.is_turbo
+
+    @property
+    def latent_channels(self) -> int:
+        """C: the VAE latent channels this DiT reads and writes (config `audio_acoustic_hidden_dim`;
+        64 for every released model, fewer in our tiny test checkpoints)."""
+        return self.config.audio_acoustic_hidden_dim
 
     @property
     def null_condition_emb(self) -> torch.Tensor:

@@ -109,6 +109,11 @@ class AudioVAE:
         return cls(model.to(device))
 
     @property
+    def latent_channels(self) -> int:
+        """C of the latents [B, T, C] (config `decoder_input_channels`: 64 in the real VAE)."""
+        return int(self.model.config.decoder_input_channels)
+
+    @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 

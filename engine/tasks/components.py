@@ -171,6 +171,12 @@ def load_generation_models(checkpoints: Path, dit_folder: Path, device: str, dty
     text = TextEncoder.load(text_folder, dtype=dtype, device=device)
     # The VAE runs in fp32 unless told otherwise (upstream: bf16 on CUDA, fp32 on CPU).
     vae = AudioVAE.load(vae_folder, dtype=vae_dtype or torch.float32, device=vae_device or device)
+    if vae.latent_channels != dit.latent_channels:
+        raise CheckpointError(
+            f"{vae_folder / 'config.json'} makes {vae.latent_channels}-channel latents (decoder_input_channels) "
+            f"but {dit_folder / 'config.json'} expects {dit.latent_channels} (audio_acoustic_hidden_dim): "
+            "the VAE and the DiT do not belong together"
+        )
     identities = tuple(model_identity(f) for f in (dit_folder, text_folder, vae_folder))
     return GenerationModels(dit=dit, text=text, vae=vae, identities=identities,
                             device=torch.device(device), dtype=dtype)

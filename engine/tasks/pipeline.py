@@ -205,14 +205,16 @@ class GenerationPipeline:
         With a retake (`req.retake_variance` v > 0), item k's noise is blended with the noise of
         `retake_seed + k`: cos(v·π/2)·n_seed + sin(v·π/2)·n_retake (upstream's retake)."""
         if initial_noise is not None:
-            expected = (len(seeds), plan.frames, 64)
+            expected = (len(seeds), plan.frames, self.dit.latent_channels)
             if tuple(initial_noise.shape) != expected:
                 raise ValidationError(f"initial_noise: shape must be {expected}, got {tuple(initial_noise.shape)}")
             return initial_noise
 
+        channels = self.dit.latent_channels
+
         def noise(seed: int) -> torch.Tensor:
             gen = torch.Generator("cpu").manual_seed(seed)
-            return torch.randn(1, plan.frames, 64, generator=gen, dtype=torch.float32)  # [1, T, 64]
+            return torch.randn(1, plan.frames, channels, generator=gen, dtype=torch.float32)  # [1, T, C]
 
         rows = [noise(seed) for seed in seeds]
         if req is not None and req.retake_seed is not None and req.retake_variance > 0:
@@ -407,7 +409,8 @@ class GenerationPipeline:
         sde_generators = [torch.Generator("cpu").manual_seed(derived_seed(s, "sde")) for s in seeds]
 
         def sde_noise(_step: int) -> torch.Tensor:
-            return torch.cat([torch.randn(1, plan.frames, 64, generator=g) for g in sde_generators])
+            return torch.cat([torch.randn(1, plan.frames, self.dit.latent_channels, generator=g)
+                              for g in sde_generators])
 
         # 7. diffusion
         options = self.sampler_options(req, schedule)

@@ -18,6 +18,7 @@ import pytest
 
 from engine.errors import ValidationError
 from engine.jobs import JobContext, ModelCache
+from engine.models.tiny.dit_checkpoint import TINY_LATENT_CHANNELS as LC
 from engine.project import Project
 from engine.project.commands import AddClip, AddTrack
 from engine.studio import extend_clip, generate_into, repaint_region, rerender_into, run_edit
@@ -97,7 +98,7 @@ def song(spy, tiny_checkpoints):
     p.history.push(AddTrack("Keys", track_id="keys"))
     p.history.push(AddClip("keys", asset.id, 0, clip_id="k"))
     p.history.clear()
-    latents = stand_in_latents(torch.from_numpy(asset.samples.copy())[None])[0].numpy()  # [300, 64]
+    latents = stand_in_latents(torch.from_numpy(asset.samples.copy())[None], LC)[0].numpy()  # [300, C]
     default_store().put(asset.id, latents, gain=0.5, vae=_vae_identity(tiny_checkpoints))
     return p, latents
 
@@ -117,7 +118,7 @@ def test_bounded_repaint_denoises_window_plus_margins_reuses_latents_and_keeps_t
     assert set(spy.dit_frames) == {200}
     # No VAE encode: the source latents are the take's own (3 s = frame 75 on).
     assert spy.encodes == []
-    src = spy.contexts[0][0, :, :64]
+    src = spy.contexts[0][0, :, :LC]
     w0, w1 = 2 * SR // HOP, 6 * SR // HOP
     torch.testing.assert_close(src[:w0], torch.from_numpy(latents[75 : 75 + w0]))
     torch.testing.assert_close(src[w1:], torch.from_numpy(latents[75 + w1 : 75 + 200]))
@@ -194,7 +195,7 @@ def test_a_generated_take_lands_with_its_latents_and_a_repaint_never_encodes(spy
                            checkpoints=tiny_checkpoints, device="cpu", models=models)
     clip = project.clip(landed.clip_id)
     entry = default_store().get(clip.active_take.asset_id)
-    assert entry is not None and entry.latents.shape == (300, 64) and entry.origin == 0
+    assert entry is not None and entry.latents.shape == (300, LC) and entry.origin == 0
     assert entry.gain != 1.0  # the take was loudness-normalised after decoding
     spy.encodes.clear()
     edit = repaint_region(project, clip.id, 4 * SR, 8 * SR, context_s=2.0, **kw(tiny_checkpoints))
@@ -218,7 +219,7 @@ def test_bounded_extend_hears_the_context_and_decodes_only_the_new_part(song, sp
     assert req.decode_window_only and req.source_latents is not None
     landed = run_edit(project, edit, models=models)
     assert set(spy.dit_frames) == {175} and spy.encodes == []  # 3 s context + 4 s new = 175 frames
-    torch.testing.assert_close(spy.contexts[0][0, :75, :64], torch.from_numpy(latents[225:300]))
+    torch.testing.assert_close(spy.contexts[0][0, :75, :LC], torch.from_numpy(latents[225:300]))
     assert spy.decoded == [100 + DECODE_MARGIN_FRAMES + 1 + 1]  # the new part + margin (+ guard, fade)
     take = project.clip("k").take(landed.take_ids[0])
     audio = project.assets[take.asset_id].samples

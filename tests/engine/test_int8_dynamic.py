@@ -53,11 +53,12 @@ def test_dit_output_stays_within_tolerance(tiny_checkpoints):
     # the condition encoder runs once per request: kept in full precision (runtime_setup.quantize_dit)
     assert not any(isinstance(m, DynamicInt8Linear) for m in quant.condition_encoder.modules())
     g = torch.Generator().manual_seed(0)
-    x = torch.randn(1, 50, 64, generator=g)
-    ctx = torch.randn(1, 50, 128, generator=g)
+    c = full.latent_channels  # the tiny tree's (8), not the real 64
+    x = torch.randn(1, 50, c, generator=g)
+    ctx = torch.randn(1, 50, 2 * c, generator=g)
     text = torch.randn(1, 12, full.condition_encoder.text_projector.in_features, generator=g)
     lyric = torch.randn(1, 9, full.condition_encoder.text_projector.in_features, generator=g)
-    refer = torch.randn(1, 30, 64, generator=g)
+    refer = torch.randn(1, 30, c, generator=g)
     outs = []
     for dit in (full, quant):
         cond = dit.encode_conditions(text, torch.ones(1, 12), lyric, torch.ones(1, 9), refer, torch.zeros(1))

@@ -11,6 +11,7 @@ from engine.audio.files import write_audio
 from engine.errors import Cancelled, ValidationError
 from engine.jobs.context import JobContext
 from engine.lora.dataset import dataset_from_folder, load_dataset, save_dataset
+from engine.models.tiny.dit_checkpoint import TINY_LATENT_CHANNELS as LC
 from engine.tasks import constants as C
 
 SR = C.SAMPLE_RATE
@@ -98,9 +99,9 @@ def test_preprocess_writes_tensors_once_and_reencodes_only_an_edited_sample(labe
     assert preprocessed.encoded == 2 and len(preprocessed.files) == 2
     tensors = load_tensors(preprocessed.files[0])
     frames = tensors["target_latents"].shape[0]
-    assert tensors["target_latents"].shape == (frames, 64) and frames == int(0.6 * SR) // C.HOP
-    assert tensors["context_latents"].shape == (frames, 128)
-    assert bool((tensors["context_latents"][:, 64:] == 1).all())
+    assert tensors["target_latents"].shape == (frames, LC) and frames == int(0.6 * SR) // C.HOP
+    assert tensors["context_latents"].shape == (frames, 2 * LC)
+    assert bool((tensors["context_latents"][:, LC:] == 1).all())
     assert tensors["encoder_hidden_states"].ndim == 2
     again = preprocess_dataset(labelled, models, JobContext.inline())
     assert (again.encoded, again.reused) == (0, 2)

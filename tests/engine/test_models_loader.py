@@ -9,6 +9,7 @@ import torch
 from engine.errors import CheckpointError
 from engine.models import key_mapping
 from engine.models.dit_loader import load_dit, save_dit_diffusers
+from engine.models.tiny.dit_checkpoint import TINY_LATENT_CHANNELS as C
 
 
 @pytest.fixture(scope="module")
@@ -161,8 +162,8 @@ def test_bf16_load(turbo_dir):
     dit = load_dit(turbo_dir, dtype=torch.bfloat16)
     assert dit.dtype == torch.bfloat16
     v = dit.denoise(
-        torch.randn(1, 6, 64), 0.5, 0.5, torch.randn(1, 6, 128), torch.randn(1, 4, dit.config.hidden_size)
+        torch.randn(1, 6, C), 0.5, 0.5, torch.randn(1, 6, 2 * C), torch.randn(1, 4, dit.config.hidden_size)
     )
     assert v.dtype == torch.bfloat16 and torch.isfinite(v.float()).all()
-    tok = dit.tokenize(torch.randn(1, 7, 64))  # FSQ runs in fp32 inside, codes still valid
+    tok = dit.tokenize(torch.randn(1, 7, C))  # FSQ runs in fp32 inside, codes still valid
     assert tok.codes.shape == (1, 2, 1) and int(tok.codes.max()) < 64000

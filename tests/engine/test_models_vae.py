@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from engine.errors import ValidationError
+from engine.models.tiny.dit_checkpoint import TINY_LATENT_CHANNELS as C
 from engine.models.vae import HOP, MIN_DECODE_CHUNK, AudioVAE, Tiling, anti_clip, peak_normalize
 
 
@@ -15,7 +16,7 @@ def vae(tiny_checkpoints):
 def test_encode_length_and_sampling(vae):
     audio = torch.randn(1, 2, HOP * 6 + 100) * 0.3
     mean = vae.encode(audio, sample=False)
-    assert mean.shape == (1, 6, 64)  # floor(S / 1920) frames, time-major
+    assert mean.shape == (1, 6, C)  # floor(S / 1920) frames, time-major
     assert torch.equal(mean, vae.encode(audio, sample=False))
     g1, g2 = torch.Generator().manual_seed(1), torch.Generator().manual_seed(1)
     drawn = vae.encode(audio, generator=g1)
@@ -27,7 +28,7 @@ def test_encode_length_and_sampling(vae):
 
 def test_tiled_decode_equals_untiled(vae):
     torch.manual_seed(0)
-    z = torch.randn(2, 60, 64) * 0.5
+    z = torch.randn(2, 60, C) * 0.5
     full = vae.decode(z, Tiling(1000, 0))
     tiled = vae.decode(z, Tiling(24, 8))
     assert full.shape == tiled.shape == (2, 2, 60 * HOP)
@@ -38,7 +39,7 @@ def test_tiled_decode_equals_untiled(vae):
 
 def test_decode_retries_with_smaller_tiles_on_oom(vae, monkeypatch):
     torch.manual_seed(1)
-    z = torch.randn(1, 60, 64) * 0.5
+    z = torch.randn(1, 60, C) * 0.5
     reference = vae.decode(z, Tiling(1000, 0))
     original = vae._decode_window
     seen = []
@@ -79,7 +80,7 @@ def test_decode_falls_back_to_cpu_on_persistent_oom(tiny_checkpoints, monkeypatc
         return original(z, *args, **kwargs)
 
     monkeypatch.setattr(gpu_like.model, "decode", decode)
-    z = torch.randn(1, 20, 64, generator=torch.Generator().manual_seed(4)) * 0.5
+    z = torch.randn(1, 20, C, generator=torch.Generator().manual_seed(4)) * 0.5
     out = gpu_like.decode(z, Tiling(32, 8))
     tensors = list(gpu_like.model.parameters()) + list(gpu_like.model.buffers())
     assert {(t.device.type, t.dtype) for t in tensors if t.is_floating_point()} == {("cpu", torch.float32)}
@@ -93,9 +94,9 @@ def test_decode_falls_back_to_cpu_on_persistent_oom(tiny_checkpoints, monkeypatc
 
 def test_decode_rejects_bad_latents(vae):
     with pytest.raises(ValidationError, match="NaN"):
-        vae.decode(torch.full((1, 4, 64), float("nan")))
+        vae.decode(torch.full((1, 4, C), float("nan")))
     with pytest.raises(ValidationError, match="all zero"):
-        vae.decode(torch.zeros(1, 4, 64))
+        vae.decode(torch.zeros(1, 4, C))
 
 
 def test_peak_handling():

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from engine.errors import ValidationError
+from engine.models.tiny.dit_checkpoint import TINY_LATENT_CHANNELS as LC
 from engine.tasks import constants as C
 from engine.tasks.request import GenerationRequest, request_from_dict
 from tests.engine.denoise_spy import DenoiseSpy
@@ -78,15 +79,15 @@ def test_retake_cli_and_validation():
 # ---- cover-nofsq -------------------------------------------------------------------------------
 def test_cover_nofsq_feeds_the_raw_vae_latents_where_cover_feeds_the_fsq_roundtrip(turbo):
     req = GenerationRequest(task="cover-nofsq", caption="jazz trio", source_audio=SOURCE, seeds=(5,))
-    raw = turbo._encode_audio(SOURCE, (5,), "source")[0]  # [T', 64] posterior sample
+    raw = turbo._encode_audio(SOURCE, (5,), "source")[0]  # [T', C] posterior sample
     with DenoiseSpy(turbo.dit) as spy:
         take = turbo(req).takes[0]
     frames = raw.shape[0]
-    src_seen = spy.contexts[0][0, :, :64]
+    src_seen = spy.contexts[0][0, :, :LC]
     torch.testing.assert_close(src_seen[:frames], raw)  # no FSQ roundtrip
     with DenoiseSpy(turbo.dit) as cover_spy:
         turbo(req.with_changes(task="cover"))
-    assert not torch.allclose(cover_spy.contexts[0][0, :frames, :64], raw, atol=1e-3)
+    assert not torch.allclose(cover_spy.contexts[0][0, :frames, :LC], raw, atol=1e-3)
     from engine.tasks.conditioning import plan_task
 
     plan = plan_task(req, SOURCE)

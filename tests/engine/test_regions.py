@@ -18,6 +18,7 @@ from engine.audio.mixer import render_range
 from engine.audio.render_plan import build_render_plan, render_clip_source
 from engine.errors import Cancelled, ValidationError
 from engine.jobs import JobContext, ModelCache
+from engine.models.tiny.dit_checkpoint import TINY_LATENT_CHANNELS as LATENT
 from engine.project import CompSegment, Project
 from engine.project.commands import AddClip, AddTrack, SetActiveTake, SetTrackMute, ab_switch
 from engine.project.io import load_project, save_project
@@ -62,12 +63,12 @@ class Spies:
         self.lyrics: list[str] = []
 
     def encode_audio(self, audio: np.ndarray) -> torch.Tensor:
-        """What the stand-in encoder gives for [2, S] audio -> [T, 64]."""
+        """What the stand-in encoder gives for [2, S] audio -> [T, C]."""
         x = torch.from_numpy(np.ascontiguousarray(audio))[None]
         return self._encode(x)[0]
 
     def _encode(self, audio):
-        return stand_in_latents(audio)  # [B, 2, S] -> [B, T, 64]
+        return stand_in_latents(audio, LATENT)  # [B, 2, S] -> [B, T, C]
 
     def reset(self):
         self.encodes.clear()
@@ -141,9 +142,9 @@ def mix(project, end=12 * SR):
 
 
 def cond_src(spies):
-    """The source latents ([T, 64]) and chunk mask ([T]) of the conditional row of the first call."""
+    """The source latents ([T, C]) and chunk mask ([T]) of the conditional row of the first call."""
     ctx = spies.contexts[0][0]
-    return ctx[:, :64], ctx[:, 64]
+    return ctx[:, :LATENT], ctx[:, LATENT]
 
 
 # ------------------------------------------------------------------ repaint

@@ -47,7 +47,7 @@ def test_capture_leaves_the_output_identical_and_restores_processors(pipeline, d
 
     dit, inp = pipeline.dit, decoder_inputs_1
     before = [layer.cross_attn.processor for layer in dit.transformer.layers]
-    x = torch.randn(1, inp.latents.shape[1], 64, generator=torch.Generator().manual_seed(0))
+    x = torch.randn(1, inp.latents.shape[1], inp.latents.shape[2], generator=torch.Generator().manual_seed(0))
     plain = dit.denoise(x, 0.5, 0.5, inp.context_latents, inp.encoder_hidden_states)
     with CrossAttentionCapture(dit.transformer, {1: (0, 3), 2: (1,)}, early_exit=False) as capture:
         assert not isinstance(dit.transformer.layers[1].cross_attn.processor, type(before[1]))
@@ -70,7 +70,7 @@ def test_capture_matches_attention_probabilities_computed_by_hand(pipeline, deco
     hook = attn.register_forward_pre_hook(lambda m, a, kw: seen.update(h=a[0] if a else kw["hidden_states"],
                                                                        e=kw["encoder_hidden_states"]),
                                           with_kwargs=True)
-    x = torch.randn(1, inp.latents.shape[1], 64, generator=torch.Generator().manual_seed(1))
+    x = torch.randn(1, inp.latents.shape[1], inp.latents.shape[2], generator=torch.Generator().manual_seed(1))
     try:
         with CrossAttentionCapture(dit.transformer, {0: (3,)}) as capture:
             capture.run(lambda: dit.denoise(x, 0.7, 0.7, inp.context_latents, inp.encoder_hidden_states))
@@ -88,7 +88,7 @@ def test_capture_stops_after_the_deepest_layer_and_restores_after_errors(pipelin
     dit, inp = pipeline.dit, decoder_inputs_1
     reached = []
     hook = dit.transformer.layers[2].register_forward_hook(lambda *a: reached.append(2))
-    x = torch.zeros(1, inp.latents.shape[1], 64)
+    x = torch.zeros(1, inp.latents.shape[1], inp.latents.shape[2])
     try:
         with CrossAttentionCapture(dit.transformer, {1: (0,)}) as capture:
             capture.run(lambda: dit.denoise(x, 1.0, 1.0, inp.context_latents, inp.encoder_hidden_states))

@@ -9,6 +9,7 @@ import pytest
 
 from engine.errors import ValidationError
 from engine.models.tiny import acestep_dit_parameter_shapes, write_tiny_checkpoints
+from engine.models.tiny.dit_checkpoint import TINY_LATENT_CHANNELS as LATENT
 from tests.engine import conformance_kit as kit
 
 
@@ -110,10 +111,15 @@ def test_dit_folder_matches_kit_field_set_and_inventory(tiny_checkpoints, varian
     assert set(ours) == set(theirs)
     for field in ("is_turbo", "model_version", "auto_map", "architectures", "model_type", "layer_types"):
         assert ours[field] == theirs[field], field
-    # Same tiny dimensions as the kit -> exactly the kit's keys and shapes.
-    assert _inventory(tiny_checkpoints / f"acestep-v15-{variant}" / "model.safetensors") == _inventory(
-        _kit_dit(variant) / "model.safetensors"
-    )
+    # The kit's tiny dimensions except the VAE latent channels (fewer, so the tiny VAE is fast):
+    # exactly the kit's keys, and the shapes the inventory (checked against the kit above) gives
+    # for the kit's config with our latent channels.
+    latent = {k: ours[k] for k in ("audio_acoustic_hidden_dim", "in_channels", "timbre_hidden_dim")}
+    assert {k for k in ours if ours[k] != theirs[k]} <= set(latent) | {"text_hidden_dim"}
+    assert latent["audio_acoustic_hidden_dim"] < theirs["audio_acoustic_hidden_dim"] == 64
+    ours_inventory = _inventory(tiny_checkpoints / f"acestep-v15-{variant}" / "model.safetensors")
+    assert set(ours_inventory) == set(_inventory(_kit_dit(variant) / "model.safetensors"))
+    assert ours_inventory == acestep_dit_parameter_shapes({**theirs, **latent})
 
 
 def test_dit_weights_are_seeded_non_trivial_and_differ_between_variants(tiny_checkpoints):
@@ -140,7 +146,7 @@ def test_silence_latent_is_a_channel_first_float32_tensor(tiny_checkpoints):
             tiny_checkpoints / f"acestep-v15-{variant}" / "silence_latent.pt", weights_only=True
         )
         assert isinstance(latent, torch.Tensor)
-        assert latent.dtype == torch.float32 and latent.shape[:2] == (1, 64) and latent.shape[2] >= 750
+        assert latent.dtype == torch.float32 and latent.shape[:2] == (1, LATENT) and latent.shape[2] >= 750
         assert float(latent.std(dim=2).mean()) > 0.1  # frames differ, so a wrong offset shows
 
 
@@ -273,7 +279,7 @@ def test_chat_template_renders_upstream_prompt_strings(tiny_checkpoints):
     )
 
 
-def test_vae_encodes_one_second_to_25_frames_of_64_channels(tiny_checkpoints):
+def test_vae_encodes_one_second_to_25_frames_of_the_dit_latent_channels(tiny_checkpoints):
     import torch
     from diffusers import AutoencoderOobleck
 
@@ -283,12 +289,17 @@ def test_vae_encodes_one_second_to_25_frames_of_64_channels(tiny_checkpoints):
     assert next(vae.parameters()).dtype == torch.float32  # diffusers upcasts on load
     config = vae.config
     assert config.sampling_rate == 48000 and config.audio_channels == 2
-    assert list(config.downsampling_ratios) == [2, 4, 4, 6, 10] and config.decoder_input_channels == 64
+    assert list(config.downsampling_ratios) == [2, 4, 4, 6, 10] and config.decoder_input_channels == LATENT
+    assert config.encoder_hidden_size == 2 * LATENT  # mean + scale per channel
+    for variant in ("turbo", "base"):  # the DiTs read and write these latents
+        dit = _read_config(tiny_checkpoints / f"acestep-v15-{variant}")
+        assert dit["audio_acoustic_hidden_dim"] == dit["timbre_hidden_dim"] == LATENT
+        assert dit["in_channels"] == 3 * LATENT
     audio = 0.3 * torch.randn(1, 2, 48000, generator=torch.Generator().manual_seed(0))  # [B, 2, 48000]
     with torch.no_grad():
-        latents = vae.encode(audio).latent_dist.mean  # [B, 64, 25]
+        latents = vae.encode(audio).latent_dist.mean  # [B, C, 25]
         decoded = vae.decode(latents).sample  # [B, 2, 48000]
-    assert latents.shape == (1, 64, 25)
+    assert latents.shape == (1, LATENT, 25)
     assert decoded.shape == (1, 2, 48000)
     assert bool(latents.isfinite().all()) and 0.1 < float(decoded.std()) < 10.0
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from engine.models.tiny.dit_checkpoint import TINY_LATENT_CHANNELS as C
 from engine.models.vae import AudioVAE
 
 
@@ -27,7 +28,7 @@ def _relative(a: torch.Tensor, b: torch.Tensor) -> float:
 
 def test_fast_decode_matches_the_stock_diffusers_decode(pair):
     stock, fast = pair
-    latents = torch.randn(1, 40, 64, generator=torch.Generator().manual_seed(3))  # [B, T, 64]
+    latents = torch.randn(1, 40, C, generator=torch.Generator().manual_seed(3))  # [B, T, C]
     reference = stock.decode(latents)  # [1, 2, 40*1920]
     assert _relative(fast.decode(latents), reference) < 1e-5
 
@@ -85,7 +86,7 @@ def test_fast_decode_is_within_20x_the_stock_float_deviation(tiny_checkpoints, p
     from engine.models.vae import HOP, default_decode_tiling
 
     _, fast = pair
-    latents = torch.randn(1, 80, 64, generator=torch.Generator().manual_seed(8))  # [B, T, 64]
+    latents = torch.randn(1, 80, C, generator=torch.Generator().manual_seed(8))  # [B, T, C]
     fp32, fp64 = _fp64_deviation(tiny_checkpoints, latents)
     fp64 = fp64 / fp64.abs().amax().clamp_min(1.0)  # the same anti-clip the wrapper applies
     deviation = float((fp32.double() - fp64).abs().max())
@@ -103,7 +104,7 @@ def test_cpu_decode_overlap_covers_the_decoders_receptive_field(pair):
     from engine.models.vae import HOP, default_decode_tiling
 
     _, fast = pair
-    z = torch.randn(1, 64, 48, generator=torch.Generator().manual_seed(5))  # [B, 64, T]
+    z = torch.randn(1, C, 48, generator=torch.Generator().manual_seed(5))  # [B, C, T]
     bumped = z.clone()
     bumped[:, :, 24] += 1.0
     with torch.no_grad():

@@ -1,7 +1,8 @@
 """Tiny ACE-Step 1.5 DiT folders: config.json, model.safetensors, silence_latent.pt.
 
 The config has exactly the field set upstream's config class writes (as in the conformance kit's
-`tiny-acestep-v15-*/config.json`); dimensions are the kit's tiny ones. The real 2B values are in
+`tiny-acestep-v15-*/config.json`); dimensions are the kit's tiny ones except the VAE latent
+channels (TINY_LATENT_CHANNELS instead of 64, see below). The real 2B values are in
 shared/reference/upstream_dit.md §1.2.
 """
 
@@ -22,6 +23,13 @@ from engine.models.tiny.seeded_init import seeded_state_dict, seeded_tensor
 # [1, 64, 15000] (10 min, 3.8 MB); ours is shorter to stay small, so sequences over 60 s exercise
 # the tiling path (upstream repeats the silence latent along time when it needs more frames).
 TINY_SILENCE_FRAMES = 1500
+
+# VAE latent channels of the tiny tree (real models: 64). Fewer channels are what make the tiny
+# VAE fast: its encoder's output (mean and scale, 2 x channels) is also the width of its first
+# block, which runs at 48 kHz (64 channels -> a 128-wide block, ~1.4 TFLOP per 20 s of audio).
+# Everything reads the count from the configs, so only the sizes differ from the real layout.
+# The conformance kit keeps 64, so both counts stay exercised.
+TINY_LATENT_CHANNELS = 8
 
 # Which upstream modeling file `auto_map` names, and the flags, per DiT variant.
 _VARIANTS = {
@@ -63,7 +71,7 @@ def tiny_dit_config(variant: str, *, text_hidden_dim: int = 32) -> dict[str, Any
         "architectures": ["AceStepConditionGenerationModel"],
         "attention_bias": False,
         "attention_dropout": 0.0,
-        "audio_acoustic_hidden_dim": 64,
+        "audio_acoustic_hidden_dim": TINY_LATENT_CHANNELS,
         "auto_map": {
             "AutoConfig": "configuration_acestep_v15.AceStepConfig",
             "AutoModel": f"{spec['module']}.AceStepConditionGenerationModel",
@@ -76,7 +84,7 @@ def tiny_dit_config(variant: str, *, text_hidden_dim: int = 32) -> dict[str, Any
         "head_dim": 16,
         "hidden_act": "silu",
         "hidden_size": 64,
-        "in_channels": 192,  # src latents (64) + chunk mask (64) + noisy latents (64)
+        "in_channels": 3 * TINY_LATENT_CHANNELS,  # src latents (C) + chunk mask (C) + noisy latents (C)
         "initializer_range": 0.02,
         "intermediate_size": 192,
         "is_turbo": spec["is_turbo"],
@@ -101,7 +109,7 @@ def tiny_dit_config(variant: str, *, text_hidden_dim: int = 32) -> dict[str, Any
         "sliding_window": 4,
         "text_hidden_dim": text_hidden_dim,
         "timbre_fix_frame": 750,
-        "timbre_hidden_dim": 64,
+        "timbre_hidden_dim": TINY_LATENT_CHANNELS,  # reads VAE latents too
         "timestep_mu": -0.4,
         "timestep_sigma": 1.0,
         # Upstream configs record the transformers version that wrote them; the value is unused.
@@ -115,7 +123,9 @@ def tiny_dit_config(variant: str, *, text_hidden_dim: int = 32) -> dict[str, Any
     return config
 
 
-def tiny_silence_latent(seed: int, channels: int = 64, frames: int = TINY_SILENCE_FRAMES) -> torch.Tensor:
+def tiny_silence_latent(
+    seed: int, channels: int = TINY_LATENT_CHANNELS, frames: int = TINY_SILENCE_FRAMES
+) -> torch.Tensor:
     """A stand-in for the VAE encoding of digital silence, channel-first [1, channels, frames].
 
     Real silence encodes to a nearly stationary latent (one value per channel, absmax ~7,
