@@ -13,10 +13,10 @@ scenario began):
   3. the same song with thinking on the 1.7B planner LM (phase 1 metadata + 1200 codes), cold
      (the LM is loaded inside the timing)
   4. the same again, warm
-  5. a 10 s repaint in the middle of the warm song, with `context="bounded"` when this build's
-     GenerationRequest has that option, else full context, and the table says which (today the
-     bounded mode is a project-level edit, engine.studio.regions.repaint_region, that this
-     suite does not drive yet: the row is a full-context repaint)
+  5. a 10 s repaint in the middle of the warm song in bounded mode, as the app's repaint does
+     (engine.studio.regions.repaint_region, context="bounded"): the model gets the window ± 10 s
+     cut on the song's latent grid, the warm take's own latents as the source (no VAE encode
+     when the take recorded its VAE), and only the window + a margin is decoded
 Targets on an H100/H200-class GPU (issue 17): row 2 <= 1.5 s, row 4 <= 6 s. The whole suite is
 meant to finish in under 8 minutes there.
 
@@ -33,7 +33,6 @@ them. A random LM never ends its caption, so its phase 1 is capped at 64 caption
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 import tempfile
 import time
@@ -93,12 +92,33 @@ class Meter:
         return Row(scenario, seconds, peak, note)
 
 
-def repaint_context_option() -> dict:
-    """`{"context": "bounded"}` when GenerationRequest has that option, else {} (full context)."""
-    from engine.tasks.request import GenerationRequest
+REPAINT_MARGIN_S = 10.0  # engine.studio.regions.DEFAULT_MARGIN_S: bounded repaint's context each side
 
-    names = {f.name for f in dataclasses.fields(GenerationRequest)}
-    return {"context": "bounded"} if "context" in names else {}
+
+def bounded_repaint_request(take, start_s: float, end_s: float, margin_s: float = REPAINT_MARGIN_S, **fields):
+    """The GenerationRequest a bounded repaint of `take` sends (what repaint_region builds from a
+    project): the source is the window ± `margin_s`, cut on the take's latent grid; its latents
+    are the take's own slice when the take recorded its VAE (else the pipeline encodes the
+    crop); only the window (+ the decode margin) is decoded. -> (request, note)."""
+    from engine.tasks import constants as C
+    from engine.tasks.request import GenerationRequest
+    from engine.tasks.source_latents import SourceLatents, vae_identity
+
+    sr, hop = C.SAMPLE_RATE, C.HOP
+    total = take.latents.shape[0]  # [T, C] latent frames of the take
+    f0 = max(0, int((start_s - margin_s) * sr) // hop)
+    f1 = min(total, -(-int((end_s + margin_s) * sr) // hop))
+    audio = take.audio[:, f0 * hop:f1 * hop]  # [2, (f1 - f0) * hop]
+    models = take.provenance.models
+    latents = None
+    if len(models) >= 3:
+        vae = vae_identity(models[2].name, dict(models[2].weight_sha256))
+        latents = SourceLatents(take.latents[f0:f1].copy(), vae, key="gpu-suite warm take",
+                                gain=float(take.latent_gain))
+    req = GenerationRequest(task="repaint", source_audio=audio, repaint_start=start_s - f0 * hop / sr,
+                            repaint_end=end_s - f0 * hop / sr, source_latents=latents,
+                            decode_window_only=True, **fields)
+    return req, f"window ± {margin_s:.0f} s ({(f1 - f0) * hop / sr:.0f} s to the model)"
 
 
 class Suite:
@@ -108,7 +128,7 @@ class Suite:
         self.mode, self.device, self.dtype, self.checkpoints, self.sizes = mode, device, dtype, checkpoints, sizes
         self.pipeline = None
         self.planner = None
-        self.song_audio = None
+        self.song_take = None
 
     # --- models ---------------------------------------------------------------------------------
     def load_pipeline(self):
@@ -148,7 +168,7 @@ class Suite:
         if cold or self.pipeline is None:
             self.load_pipeline()
         take = self.pipeline(self.song_request(False)).takes[0]
-        self.song_audio = take.audio
+        self.song_take = take
         return f"{take.audio.shape[1] / 48_000:.0f} s of audio"
 
     def thinking_song(self, cold: bool) -> str:
@@ -164,21 +184,11 @@ class Suite:
         return note
 
     def repaint(self) -> str:
-        from engine.tasks.request import GenerationRequest
-
-        option = repaint_context_option()
-        req = GenerationRequest(task="repaint", caption=CAPTION, lyrics=LYRICS, source_audio=self.song_audio,
-                                repaint_start=self.sizes.repaint_start_s, repaint_end=self.sizes.repaint_end_s,
-                                seeds=(7,), **option)
-        self.pipeline(req)
+        req, note = bounded_repaint_request(self.song_take, self.sizes.repaint_start_s, self.sizes.repaint_end_s,
+                                            caption=CAPTION, lyrics=LYRICS, seeds=(7,))
+        take = self.pipeline(req).takes[0]
         window = self.sizes.repaint_end_s - self.sizes.repaint_start_s
-        if option:
-            return f"{window:.0f} s window, bounded context"
-        # Bounded-context repaint exists at the project level (engine.studio.regions.repaint_region,
-        # context="bounded"), which crops the source around the window itself; this suite drives
-        # GenerationPipeline directly and has not been wired to it yet, so it says so.
-        return (f"{window:.0f} s window, FULL context (GenerationRequest has no context='bounded'; "
-                "the bounded mode is engine.studio.regions', not measured here)")
+        return f"{window:.0f} s window, bounded context: {note}, source latents {take.provenance.source_latents}"
 
     def rows(self, meter: Meter) -> list[Row]:
         length = f"{self.sizes.song_s / 60:.0f}-min" if self.sizes.song_s >= 60 else f"{self.sizes.song_s:.0f} s"
