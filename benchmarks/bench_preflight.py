@@ -35,6 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 # (duration s, batch, diffusion steps or None for the family's default)
 TINY_REQUESTS = [(10, 1, None), (30, 1, None), (20, 2, None), (60, 1, None), (15, 3, None), (45, 2, None)]
+# Thinking (the planner LM writes the chain of thought once and codes per item): (duration, batch)
+TINY_THINKING = [(10, 1), (8, 2)]
 REAL_REQUESTS = [(10, 1, 2), (6, 2, 2), (16, 1, 2)]
 REAL_CALIBRATION = {"lengths": (4.0, 10.0), "repeats": 1}
 
@@ -43,7 +45,8 @@ def _schedule(steps: int) -> tuple[float, ...]:
     return tuple(1.0 - i / steps for i in range(steps))  # `steps` positive times: that many steps
 
 
-def run_suite(name: str, pipe, requests, clock: str, calib_kwargs=None, repeats: int = 1) -> list[tuple[float, float]]:
+def run_suite(name: str, pipe, requests, clock: str, calib_kwargs=None, repeats: int = 1,
+              thinking=()) -> list[tuple[float, float]]:
     import statistics
 
     import torch
@@ -57,31 +60,42 @@ def run_suite(name: str, pipe, requests, clock: str, calib_kwargs=None, repeats:
     calib = pf.calibrate(pipe, **(calib_kwargs or {}))
     print(f"\n[{name}] calibration: {time.perf_counter() - t0:.0f} s wall, {time.process_time() - c0:.0f} s CPU; "
           f"weights {calib.weights_bytes / 1e6:.0f} MB; {torch.get_num_threads()} threads; clock {clock}")
-    print(f"measured: median of {repeats} run(s) per request")
-    print(f"{'request':<16}{'pred s':>8}{'meas s':>8}{'err':>6}{'other-clock s':>15}"
+    print(f"measured: the first run of each request (new shapes, as a user's new request); "
+          f"'again' = median of {repeats - 1} more run(s) at the same length (warm shapes)")
+    print(f"{'request':<16}{'pred s':>8}{'meas s':>8}{'err':>6}{'again s':>8}{'other-clock s':>15}"
           f"{'pred MB':>9}{'meas MB':>9}{'err':>6}{'load':>6}")
     errors = []
-    for duration, batch, steps in requests:
+    lm = None
+    if thinking:
+        from engine.runtime.preflight_lm import calibrate_lm
+
+        lm = calibrate_lm(pipe)
+        print(f"[{name}] planner LM: load {lm.load_s:.2f} s, per call {lm.call_s:.3f} s, per token "
+              f"{lm.per_token_s * 1000:.1f} ms, chain of thought {lm.phase1_tokens} tokens, weights "
+              f"{lm.weights_bytes / 1e6:.0f} MB")
+    cases = [(d, b, s, False) for d, b, s in requests] + [(d, b, None, True) for d, b in thinking]
+    for duration, batch, steps, thinks in cases:
         extra = {"timesteps": _schedule(steps)} if steps else {}
         req = GenerationRequest(caption="benchmark", duration=float(duration), batch_size=batch,
-                                seeds=tuple(range(batch)), **extra)
-        predicted = pf.predict(req, calib, pipe.family)
+                                seeds=tuple(range(batch)), thinking=thinks, **extra)
+        predicted = pf.predict(req, calib, pipe.family, lm=lm, lm_loaded=True)
         runs, runs_other, peaks = [], [], []
-        for _ in range(repeats):  # the median run: one run's noise on a loaded machine is +-50 %
+        for _ in range(repeats):  # the first run meets new shapes (as a user's new request does)
             with pf._PeakMemory(pipe.models.device) as peak:
                 start, start_other = measure(), other()
                 pipe(req)
                 runs.append(measure() - start)
                 runs_other.append(other() - start_other)
             peaks.append(peak.peak)
-        measured, measured_other = statistics.median(runs), statistics.median(runs_other)
+        measured, measured_other = runs[0], runs_other[0]
+        warm = statistics.median(runs[1:]) if len(runs) > 1 else float("nan")
         error = (predicted.seconds - measured) / measured * 100
         pred_mb = (predicted.peak_bytes - calib.weights_bytes) / 1e6
         meas_mb = max(peaks) / 1e6
         mem_error = (pred_mb - meas_mb) / max(meas_mb, 1e-9) * 100
         errors.append((abs(error), abs(mem_error)))
-        label = f"{duration:>3} s x{batch}" + (f" {steps} st" if steps else "")
-        print(f"{label:<16}{predicted.seconds:>8.2f}{measured:>8.2f}{error:>5.0f}%{measured_other:>15.2f}"
+        label = f"{duration:>3} s x{batch}" + (f" {steps} st" if steps else "") + (" think" if thinks else "")
+        print(f"{label:<16}{predicted.seconds:>8.2f}{measured:>8.2f}{error:>5.0f}%{warm:>8.2f}{measured_other:>15.2f}"
               f"{pred_mb:>9.0f}{meas_mb:>9.0f}{mem_error:>5.0f}%{os.getloadavg()[0]:>6.1f}")
     secs, mems = [e[0] for e in errors], [e[1] for e in errors]
     print(f"[{name}] seconds: mean |error| {sum(secs) / len(secs):.0f} %, worst {max(secs):.0f} %, "
@@ -128,7 +142,7 @@ def main() -> int:
     if not args.skip_tiny:
         root = args.checkpoints or tiny_root
         pipe = GenerationPipeline.from_checkpoints(root, device=str(device), dtype=default_dtypes(device).dit)
-        errors += run_suite("tiny", pipe, TINY_REQUESTS, args.clock, repeats=args.repeats)
+        errors += run_suite("tiny", pipe, TINY_REQUESTS, args.clock, repeats=args.repeats, thinking=TINY_THINKING)
         del pipe
     if args.real:
         import torch

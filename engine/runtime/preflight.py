@@ -54,7 +54,13 @@ from engine.errors import ValidationError
 CALIBRATION_FILE = "preflight_calibration.json"
 FRAMES_PER_SECOND = 25  # VAE latent rate
 CALIBRATION_SECONDS = (5.0, 20.0)  # two lengths far enough apart -> fixed + per-frame
-CALIBRATION_REPEATS = 2  # each length runs this often; the fastest run counts (load spikes)
+# Each length runs this often, each time a couple of frames longer: every run then meets tensor
+# shapes it has not seen, as a user's request at a new length does (oneDNN builds its conv and
+# matmul primitives per shape, the allocator maps new blocks: measured on the tiny model, the
+# first 30 s run took 3.5 CPU s, the next ones at 30 s 1.5 s, at 31 s again 2.3 s). Calibrating
+# on repeats of one shape measured only the warm cost and under-predicted new lengths by ~33 %.
+# The fastest of the runs counts (a load spike in one run does not).
+CALIBRATION_REPEATS = 2
 # A custom 4-step schedule (any family accepts timesteps). Each step is timed on its own from the
 # sampler's per-step progress; the median of the steps after the first is the cost of a step (the
 # first also fills the cross-attention K/V cache), the rest of diffusion is its once-per-run part
@@ -297,16 +303,16 @@ def calibrate(pipeline, ctx=None, *, lengths: tuple[float, float] | None = None,
     tiling = _vae_tiling(pipeline)
     samples: dict[str, list[tuple[float, float, float]]] = {name: [] for name in STAGES}
     measured = True
-    warm = GenerationRequest(caption="calibration", duration=lengths[0], timesteps=CALIBRATION_TIMES,
+    warm = GenerationRequest(caption="calibration", duration=max(1.0, lengths[0] / 2), timesteps=CALIBRATION_TIMES,
                              guidance_scale=guidance, seeds=(0,))
-    pipeline(warm, ctx)  # first call pays one-off costs (allocator, kernels); not measured
+    pipeline(warm, ctx)  # the process's one-off costs (first kernels, imports): not measured
     for seconds in lengths:
-        frames = round(seconds * FRAMES_PER_SECOND)
+        frames = request_frames(warm.with_changes(duration=seconds))  # what the runs really generate
         best = {"text": math.inf, "vae": math.inf, "other": math.inf, "run": math.inf}
         step_times: list[float] = []
         peaks = {"text": 0, "diffusion": 0, "vae": 0}
-        req = warm.with_changes(duration=seconds)
-        for _ in range(max(1, repeats)):
+        for repeat in range(max(1, repeats)):
+            req = warm.with_changes(duration=seconds + repeat * 2 / FRAMES_PER_SECOND)  # new shapes
             with _PeakMemory(pipeline.models.device) as text_peak:
                 t0 = time.perf_counter()
                 _encode_once(pipeline, req)
@@ -525,9 +531,12 @@ def available_bytes(device) -> int:
 
 
 def request_frames(req) -> int:
-    """Latent frames the request will generate (duration or codes; 30 s when neither is given)."""
+    """Latent frames the request will generate (duration or codes; 30 s when neither is given),
+    as plan_task counts them: whole frames of the samples, never fewer than MIN_FRAMES (5.12 s)."""
+    from engine.tasks import constants as C
+
     if req.audio_codes:
-        return 5 * len(req.audio_codes)
+        return max(C.MIN_FRAMES, 5 * len(req.audio_codes))
     duration = req.duration
     if duration is None and isinstance(req.source_audio, str | Path) and req.source_audio:
         try:
@@ -536,7 +545,7 @@ def request_frames(req) -> int:
             duration = soundfile.info(str(req.source_audio)).duration
         except (RuntimeError, OSError):
             duration = None
-    return max(1, math.ceil((duration or DEFAULT_DURATION_S) * FRAMES_PER_SECOND))
+    return max(C.MIN_FRAMES, int((duration or DEFAULT_DURATION_S) * C.SAMPLE_RATE) // C.HOP)
 
 
 def _steps(req, family: str) -> int:

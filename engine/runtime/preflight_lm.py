@@ -72,7 +72,10 @@ def lm_needs(req, lm: LMCalibration, frames: int, batch: int, loaded: bool = Fal
     user_left_open = any(getattr(req, k) in (None, "") for k in ("bpm", "keyscale", "timesignature", "duration"))
     phase1 = req.use_cot_metas and user_left_open
     calls = (1 if phase1 else 0) + batch
-    codes_per_item = math.ceil(frames / 5) + 1  # 5 latent frames per code, + the end token
+    # Phase 2 writes 5 codes per second of the user's duration (the LM's own choice without one,
+    # up to the request's frames), + the end token.
+    seconds = req.duration if req.duration else frames / 25
+    codes_per_item = math.ceil(seconds * CODES_PER_SECOND) + 1
     tokens = (lm.phase1_tokens if phase1 else 0) + batch * codes_per_item
     load = 0.0 if loaded else lm.load_s
     seconds = load + calls * lm.call_s + tokens * lm.per_token_s
