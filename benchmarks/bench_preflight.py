@@ -36,7 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 # (duration s, batch, diffusion steps or None for the family's default)
 TINY_REQUESTS = [(10, 1, None), (30, 1, None), (20, 2, None), (60, 1, None), (15, 3, None), (45, 2, None)]
 # Thinking (the planner LM writes the chain of thought once and codes per item): (duration, batch)
-TINY_THINKING = [(10, 1), (8, 2)]
+TINY_THINKING = [(10, 1, False), (8, 2, False), (10, 1, True), (8, 2, True)]  # True: bpm/key/time given
+FULL_METADATA = {"bpm": 120, "keyscale": "C major", "timesignature": "4"}
 REAL_REQUESTS = [(10, 1, 2), (6, 2, 2), (16, 1, 2)]
 REAL_CALIBRATION = {"lengths": (4.0, 10.0), "repeats": 1}
 
@@ -73,13 +74,17 @@ def run_suite(name: str, pipe, requests, clock: str, calib_kwargs=None, repeats:
         print(f"[{name}] planner LM: load {lm.load_s:.2f} s, per call {lm.call_s:.3f} s, per token "
               f"{lm.per_token_s * 1000:.1f} ms, chain of thought {lm.phase1_tokens} tokens, weights "
               f"{lm.weights_bytes / 1e6:.0f} MB")
-    cases = [(d, b, s, False) for d, b, s in requests] + [(d, b, None, True) for d, b in thinking]
-    for duration, batch, steps, thinks in cases:
+    cases = [(d, b, s, False, False) for d, b, s in requests] + [(d, b, None, True, m) for d, b, m in thinking]
+    for duration, batch, steps, thinks, metadata in cases:
         extra = {"timesteps": _schedule(steps)} if steps else {}
+        extra.update(FULL_METADATA if metadata else {})
         req = GenerationRequest(caption="benchmark", duration=float(duration), batch_size=batch,
                                 seeds=tuple(range(batch)), thinking=thinks, **extra)
         predicted = pf.predict(req, calib, pipe.family, lm=lm, lm_loaded=True)
         runs, runs_other, peaks = [], [], []
+        forwards, first_forwards = [0], 0
+        hook = (pipe._planner.model.register_forward_pre_hook(lambda *_, f=forwards: f.__setitem__(0, f[0] + 1))
+                if thinks else None)
         for _ in range(repeats):  # the first run meets new shapes (as a user's new request does)
             with pf._PeakMemory(pipe.models.device) as peak:
                 start, start_other = measure(), other()
@@ -87,6 +92,9 @@ def run_suite(name: str, pipe, requests, clock: str, calib_kwargs=None, repeats:
                 runs.append(measure() - start)
                 runs_other.append(other() - start_other)
             peaks.append(peak.peak)
+            first_forwards = first_forwards if runs[1:] else forwards[0]
+        if hook is not None:
+            hook.remove()
         measured, measured_other = runs[0], runs_other[0]
         warm = statistics.median(runs[1:]) if len(runs) > 1 else float("nan")
         error = (predicted.seconds - measured) / measured * 100
@@ -94,9 +102,14 @@ def run_suite(name: str, pipe, requests, clock: str, calib_kwargs=None, repeats:
         meas_mb = max(peaks) / 1e6
         mem_error = (pred_mb - meas_mb) / max(meas_mb, 1e-9) * 100
         errors.append((abs(error), abs(mem_error)))
-        label = f"{duration:>3} s x{batch}" + (f" {steps} st" if steps else "") + (" think" if thinks else "")
+        label = f"{duration:>3} s x{batch}" + (f" {steps} st" if steps else "") + (
+            (" think+meta" if metadata else " think") if thinks else "")
         print(f"{label:<16}{predicted.seconds:>8.2f}{measured:>8.2f}{error:>5.0f}%{warm:>8.2f}{measured_other:>15.2f}"
               f"{pred_mb:>9.0f}{meas_mb:>9.0f}{mem_error:>5.0f}%{os.getloadavg()[0]:>6.1f}")
+        if thinks:  # a decode step is one forward; each generate call adds its prompt's
+            calls = (0 if metadata else 1) + batch
+            print(f"{'':<16}planner tokens: predicted {predicted.lm_tokens}, decoded "
+                  f"{first_forwards - calls} (first run)")
     secs, mems = [e[0] for e in errors], [e[1] for e in errors]
     print(f"[{name}] seconds: mean |error| {sum(secs) / len(secs):.0f} %, worst {max(secs):.0f} %, "
           f"within 25 %: {sum(e <= 25 for e in secs)}/{len(secs)}; memory: mean {sum(mems) / len(mems):.0f} %, "

@@ -54,12 +54,14 @@ from engine.errors import ValidationError
 CALIBRATION_FILE = "preflight_calibration.json"
 FRAMES_PER_SECOND = 25  # VAE latent rate
 CALIBRATION_SECONDS = (5.0, 20.0)  # two lengths far enough apart -> fixed + per-frame
-# Each length runs this often, each time a couple of frames longer: every run then meets tensor
-# shapes it has not seen, as a user's request at a new length does (oneDNN builds its conv and
-# matmul primitives per shape, the allocator maps new blocks: measured on the tiny model, the
-# first 30 s run took 3.5 CPU s, the next ones at 30 s 1.5 s, at 31 s again 2.3 s). Calibrating
-# on repeats of one shape measured only the warm cost and under-predicted new lengths by ~33 %.
-# The fastest of the runs counts (a load spike in one run does not).
+# Each length runs this often: the first run meets tensor shapes this process has not seen, the
+# others the same shapes again. A new shape costs extra once (oneDNN builds its conv and matmul
+# primitives per shape, the allocator maps new blocks: on the tiny model the first 30 s run took
+# 3.5 CPU s, the next ones at 30 s 1.5 s, at 31 s again 2.3 s), so the calibration keeps the warm
+# cost (the fastest repeat) and the new-shape extra (first minus warm) apart: a request pays the
+# extra once per distinct shape (its first decode tile of each length, its DiT batch x length),
+# and the warm cost for every tile and item. Calibrating on repeats alone under-predicted new
+# lengths by ~33 %; charging every tile the cold cost over-predicted batches by 50-100 %.
 CALIBRATION_REPEATS = 2
 # A custom 4-step schedule (any family accepts timesteps). Each step is timed on its own from the
 # sampler's per-step progress; the median of the steps after the first is the cost of a step (the
@@ -70,7 +72,8 @@ CALIBRATION_REPEATS = 2
 CALIBRATION_TIMES = (1.0, 0.75, 0.5, 0.25)
 DEFAULT_DURATION_S = 30.0
 GB = 1024**3
-STAGES = ("text_encode", "diffusion_run", "diffusion_step", "vae_decode", "other")
+STAGES = ("text_encode", "diffusion_run", "diffusion_step", "vae_decode", "other", "vae_new_shape",
+          "diffusion_new_shape")
 # One latent frame decodes to 1920 stereo float32 samples (48 kHz / 25 Hz): the audio a decode
 # accumulates beyond its tiles' activations.
 AUDIO_BYTES_PER_FRAME = 1920 * 2 * 4
@@ -105,6 +108,9 @@ class Calibration:
     vae_decode: StageCost  # per decode tile: `per_frame` times the tile's frames
     measured_at: float
     other: StageCost = StageCost(0.0, 0.0, 0.0, 0.0)  # rest of the call, per batch x frames
+    # Seconds a shape not seen before adds, once: per decode tile length, per DiT run.
+    vae_new_shape: StageCost = StageCost(0.0, 0.0, 0.0, 0.0)
+    diffusion_new_shape: StageCost = StageCost(0.0, 0.0, 0.0, 0.0)
     # Attention FLOPs per token per attended token, relative to one token's linear-layer FLOPs
     # (from the DiT config; 0 = purely linear), and the DiT's patch size (frames per token).
     attention_per_token: float = 0.0
@@ -135,6 +141,7 @@ class PreflightResult:
     lm_unknown: bool
     memory_measured: bool
     line: str
+    lm_tokens: int = 0  # tokens the planner LM is expected to decode (0: no planner or unknown)
 
 
 # -- measuring ----------------------------------------------------------------------------
@@ -309,10 +316,11 @@ def calibrate(pipeline, ctx=None, *, lengths: tuple[float, float] | None = None,
     for seconds in lengths:
         frames = request_frames(warm.with_changes(duration=seconds))  # what the runs really generate
         best = {"text": math.inf, "vae": math.inf, "other": math.inf, "run": math.inf}
+        first: dict[str, float] = {}
         step_times: list[float] = []
         peaks = {"text": 0, "diffusion": 0, "vae": 0}
         for repeat in range(max(1, repeats)):
-            req = warm.with_changes(duration=seconds + repeat * 2 / FRAMES_PER_SECOND)  # new shapes
+            req = warm.with_changes(duration=seconds)
             with _PeakMemory(pipeline.models.device) as text_peak:
                 t0 = time.perf_counter()
                 _encode_once(pipeline, req)
@@ -326,8 +334,11 @@ def calibrate(pipeline, ctx=None, *, lengths: tuple[float, float] | None = None,
             later = steps[1:] or steps
             step_times += later
             run = timings["diffusion"] - len(steps) * statistics.median(later) if later else timings["diffusion"]
-            best["run"] = min(best["run"], max(0.0, run))
-            best["vae"] = min(best["vae"], timings["vae_decode"])
+            if repeat == 0:  # new shapes: kept apart from the warm repeats (when there are any)
+                first = {"run": max(0.0, run), "vae": timings["vae_decode"]}
+            if repeat > 0 or repeats == 1:
+                best["run"] = min(best["run"], max(0.0, run))
+                best["vae"] = min(best["vae"], timings["vae_decode"])
             rest = timings["total"] - timings["text_encode"] - timings["diffusion"] - timings["vae_decode"]
             best["other"] = min(best["other"], max(0.0, rest))
             stage = peak.stage_peaks
@@ -346,6 +357,8 @@ def calibrate(pipeline, ctx=None, *, lengths: tuple[float, float] | None = None,
         # Calibration lengths stay within one decode tile, so this fits one tile's cost.
         samples["vae_decode"].append((frames, best["vae"], peaks["vae"]))
         samples["other"].append((frames, best["other"], 0.0))
+        samples["vae_new_shape"].append((frames, max(0.0, first["vae"] - best["vae"]), 0.0))
+        samples["diffusion_new_shape"].append((frames, max(0.0, first["run"] - best["run"]), 0.0))
     fitted = {name: _fit(points) for name, points in samples.items()}
     text = samples["text_encode"]
     fitted["text_encode"] = StageCost(sum(p[1] for p in text) / len(text), 0.0,
@@ -564,9 +577,12 @@ def _needs(req, calib: Calibration, family: str, frames: int, batch: int) -> tup
     tiles = decode_tiles(frames, calib.vae_chunk, calib.vae_overlap)
     stages = {
         "text encode": calib.text_encode.fixed_s,  # once per call, rows repeated per item
-        "diffusion": run.fixed_s + run.per_frame_s * rows * frames
+        # A request's DiT shapes (rows x frames) are taken as new: one new-shape extra per run.
+        "diffusion": run.fixed_s + run.per_frame_s * rows * frames + calib.diffusion_new_shape.seconds(frames)
         + steps * (step.fixed_s + step.per_frame_s * rows * work),
-        "vae decode": batch * sum(vae.seconds(t) for t in tiles),  # one item at a time
+        # One item at a time, tile by tile; each distinct tile length is new once (first item).
+        "vae decode": batch * sum(vae.seconds(t) for t in tiles)
+        + sum(calib.vae_new_shape.seconds(t) for t in set(tiles)),
         "other": calib.other.fixed_s + calib.other.per_frame_s * batch * frames,
     }
     largest = max(tiles)
@@ -650,7 +666,7 @@ def predict(req, calib: Calibration, family: str, available: int | None = None, 
     return PreflightResult(
         fits=fits, peak_bytes=int(peak), available_bytes=int(available), seconds=seconds,
         stage_seconds=tuple(stages.items()), suggestions=tuple(suggestions), lm_unknown=lm_unknown,
-        memory_measured=calib.memory_measured, line=line,
+        memory_measured=calib.memory_measured, line=line, lm_tokens=lm_tokens,
     )
 
 

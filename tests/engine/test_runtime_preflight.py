@@ -179,3 +179,17 @@ def test_the_app_finds_the_calibration_by_model_folder_without_loading_it(tmp_pa
     assert pf.stored_calibration("k1", store).key == "k1"  # the index never shadows a calibration
     pf.save_calibration(_calib(key="k2"), store, alias=(pf.model_alias(folder, "cpu"), "base"))
     assert pf.calibration_for_model(folder, "cpu", store)[0].key == "k2"  # the latest measurement wins
+
+
+def test_a_new_shape_costs_its_extra_once_per_distinct_tile_and_run():
+    """Warm costs are paid by every tile of every item; the extra of a shape this process has not
+    run yet is paid once per distinct tile length (the first item) and once by the DiT run."""
+    extra = pf.StageCost(0.3, 0.0, 0.0, 0.0)
+    c = _calib(vae_new_shape=extra, diffusion_new_shape=pf.StageCost(0.7, 0.0, 0.0, 0.0))
+    plain = dict(pf.predict(_req(duration=30, batch_size=2), _calib(), "turbo", 64 * GB).stage_seconds)
+    cold = dict(pf.predict(_req(duration=30, batch_size=2), c, "turbo", 64 * GB).stage_seconds)
+    assert pf.decode_tiles(750, 512, 64) == [448, 430]  # two distinct tile lengths
+    assert cold["vae decode"] == pytest.approx(plain["vae decode"] + 2 * 0.3)  # not 2 items x 2 tiles
+    assert cold["diffusion"] == pytest.approx(plain["diffusion"] + 0.7)  # once, not per step
+    sixty = pf.decode_tiles(1500, 512, 64)
+    assert len(set(sixty)) < len(sixty)  # equal middle tiles are warm after the first
