@@ -10,7 +10,7 @@ Suites:
   real   (--real) the REAL-size turbo DiT (2.4 B, 24 layers), Qwen3 0.6 B text encoder and Oobleck
          VAE with random weights, built as the loaders build them (bench_generate.build_models:
          frozen weights, the loaders' speed-ups), about 13 GB in float32. Short requests (2
-         diffusion steps, <= 16 s) and a short calibration (4 s and 10 s, one repeat), so the
+         diffusion steps, <= 16 s) and a short calibration (6 s and 12 s, twice each), so the
          suite takes minutes, not hours, on a 2-core CPU.
 
 Clocks. The dev machine is shared: other processes inflate wall time by a factor that changes
@@ -39,7 +39,7 @@ TINY_REQUESTS = [(10, 1, None), (30, 1, None), (20, 2, None), (60, 1, None), (15
 TINY_THINKING = [(10, 1, False), (8, 2, False), (10, 1, True), (8, 2, True)]  # True: bpm/key/time given
 FULL_METADATA = {"bpm": 120, "keyscale": "C major", "timesignature": "4"}
 REAL_REQUESTS = [(10, 1, 2), (6, 2, 2), (16, 1, 2)]
-REAL_CALIBRATION = {"lengths": (4.0, 10.0), "repeats": 1}
+REAL_CALIBRATION = {"lengths": (6.0, 12.0), "repeats": 2}  # >= 128 frames each, new shapes then warm
 
 
 def _schedule(steps: int) -> tuple[float, ...]:

@@ -45,7 +45,7 @@ import os
 import statistics
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -604,9 +604,11 @@ def _needs_all(req, calib: Calibration, family: str, frames: int, batch: int, lm
         peak, stages = _needs(req, calib, family, frames, batch)
         return peak, stages, 0
     # Thinking: the DiT renders each planned item on its own (batch 1, _generate_with_planner),
-    # text encode included, so the DiT side is one item's cost times the batch.
-    peak, one = _needs(req, calib, family, frames, 1)
-    stages = {name: seconds * batch for name, seconds in one.items()}
+    # text encode included: the first item meets new shapes, the others the same shapes warm.
+    peak, first = _needs(req, calib, family, frames, 1)
+    none = StageCost(0.0, 0.0, 0.0, 0.0)
+    _, again = _needs(req, replace(calib, vae_new_shape=none, diffusion_new_shape=none), family, frames, 1)
+    stages = {name: first[name] + (batch - 1) * again[name] for name in first}
     if lm is None:
         return peak, stages, 0
     from engine.runtime.preflight_lm import lm_needs
