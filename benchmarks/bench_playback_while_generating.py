@@ -136,6 +136,7 @@ def run_mode(nice: int, seconds: float, args) -> dict:
     stop.set()
     worker.join()
     forwards = len(stamps) - 1
+    result["forwards"] = forwards
     result["forwards_per_s"] = forwards / max(1e-9, stamps[-1] - stamps[0])
     return result
 
@@ -143,6 +144,8 @@ def run_mode(nice: int, seconds: float, args) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=30.0, help="playback per mode and round")
+    parser.add_argument("--baseline-seconds", type=float, default=None,
+                        help="playback for the nice-0 comparison mode (default: --seconds)")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--tracks", type=int, default=16)
@@ -151,14 +154,16 @@ def main() -> None:
     args = parser.parse_args()
     from engine.runtime.threads import WORKER_NICE
 
+    baseline_s = args.seconds if args.baseline_seconds is None else args.baseline_seconds
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (2 cores, shared); "
-          f"{args.seconds:.0f} s of playback per mode and round, {args.rounds} round(s)")
+          f"{baseline_s:.0f} s (nice 0) / {args.seconds:.0f} s (nice +{WORKER_NICE}) of playback per round, "
+          f"{args.rounds} round(s); DiT {args.layers} layers, {args.frames} frames")
     for _ in range(args.rounds):
         for nice in (0, WORKER_NICE):
-            r = run_mode(nice, args.seconds, args)
+            r = run_mode(nice, baseline_s if nice == 0 else args.seconds, args)
             print(f"worker nice +{nice:<2}: {r['calls']} callbacks, underruns {r['underruns']}, "
                   f"late callbacks {r['late']}, worst lateness {r['worst_ms']:.1f} ms, "
-                  f"generation {r['forwards_per_s']:.2f} DiT forwards/s")
+                  f"generation {r['forwards_per_s']:.4f} DiT forwards/s ({r['forwards']} forwards)")
     print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
