@@ -124,6 +124,7 @@ def main() -> int:
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall")
     parser.add_argument("--real", action="store_true", help="add the real-size random-weight suite (~13 GB)")
     parser.add_argument("--skip-tiny", action="store_true")
+    parser.add_argument("--thinking-only", action="store_true", help="tiny suite: only the planner rows")
     parser.add_argument("--repeats", type=int, default=1, help="runs per request; the median counts")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads (calibration and runs alike); 1 takes the idle-spinning of a "
@@ -157,7 +158,8 @@ def main() -> int:
     if not args.skip_tiny:
         root = args.checkpoints or tiny_root
         pipe = GenerationPipeline.from_checkpoints(root, device=str(device), dtype=default_dtypes(device).dit)
-        errors += run_suite("tiny", pipe, TINY_REQUESTS, args.clock, repeats=args.repeats, thinking=TINY_THINKING)
+        errors += run_suite("tiny", pipe, [] if args.thinking_only else TINY_REQUESTS, args.clock,
+                            repeats=args.repeats, thinking=TINY_THINKING)
         del pipe
     if args.real:
         import torch
