@@ -50,6 +50,9 @@ class LMCalibration:
     per_token_bytes: float
     memory_measured: bool
     measured_at: float
+    # A chain-of-thought token costs differently from a code token (other constraint tables,
+    # text instead of code ids): measured on its own; 0 = use per_token_s.
+    phase1_per_token_s: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -78,7 +81,8 @@ def lm_needs(req, lm: LMCalibration, frames: int, batch: int, loaded: bool = Fal
     codes_per_item = math.ceil(seconds * CODES_PER_SECOND) + 1
     tokens = (lm.phase1_tokens if phase1 else 0) + batch * codes_per_item
     load = 0.0 if loaded else lm.load_s
-    seconds = load + calls * lm.call_s + tokens * lm.per_token_s
+    phase1_s = lm.phase1_tokens * (lm.phase1_per_token_s or lm.per_token_s) if phase1 else 0.0
+    seconds = load + calls * lm.call_s + phase1_s + batch * codes_per_item * lm.per_token_s
     longest = max(codes_per_item, lm.phase1_tokens if phase1 else 0)
     peak = lm.weights_bytes + lm.fixed_bytes + lm.per_token_bytes * longest  # one row's cache at a time
     return LMNeeds(seconds=seconds, load_s=load, tokens=tokens, peak_bytes=peak)
@@ -137,16 +141,20 @@ def calibrate_lm(pipeline, name: str | None = None, ctx=None) -> LMCalibration:
     forwards = [0]
     hook = lm.model.register_forward_pre_hook(lambda *_: forwards.__setitem__(0, forwards[0] + 1))
     try:
+        t0 = time.perf_counter()
         think(lm, ThinkRequest(caption="calibration", lyrics="[Instrumental]", seeds=(0,), batch_chunk_size=1,
                                generate_codes=False, max_caption_tokens=cap), _Quiet(ctx))
+        phase1_s = time.perf_counter() - t0
     finally:
         hook.remove()
     phase1_tokens = max(1, forwards[0] - 1)
+    phase1_per_token = max(0.0, phase1_s - call_s) / phase1_tokens
     return LMCalibration(
         key=lm_key(Path(lm.folder), str(device), str(next(lm.model.parameters()).dtype).replace("torch.", "")),
         device=str(device), weights_bytes=int(weights), load_s=load_s, call_s=call_s, per_token_s=per_token,
         phase1_tokens=int(phase1_tokens), fixed_bytes=max(0.0, b1 - per_token_bytes * n1),
         per_token_bytes=per_token_bytes, memory_measured=b1 >= 0 and b2 >= 0, measured_at=time.time(),
+        phase1_per_token_s=phase1_per_token,
     )
 
 

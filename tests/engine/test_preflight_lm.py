@@ -106,3 +106,11 @@ def test_tiny_lm_calibration_is_measured_once_stored_and_used_by_dry_run(tiny_ch
                  str(tiny_checkpoints), "--device", "cpu", "--dry-run", "--out", str(tmp_path / "out")])
     out = capsys.readouterr().out
     assert code == 0 and "planner LM" in out and "tokens" in out
+
+
+def test_chain_of_thought_tokens_use_their_own_measured_cost():
+    req = _think(duration=10)
+    same = pf.predict(req, _dit(), "turbo", 64 * GB, lm=_lm(), lm_loaded=True)
+    cheaper = pf.predict(req, _dit(), "turbo", 64 * GB, lm=_lm(phase1_per_token_s=0.01), lm_loaded=True)
+    drop = dict(same.stage_seconds)["planner LM"] - dict(cheaper.stage_seconds)["planner LM"]
+    assert drop == pytest.approx(120 * (0.05 - 0.01))  # only the 120 phase-1 tokens change
