@@ -74,14 +74,16 @@ class SettingsDialog(QDialog):
         for name in DTYPES:
             self.dtype.addItem(name or tr("the device's default"), name)
         self.dtype.setCurrentIndex(max(0, self.dtype.findData(settings.dtype)))
-        from engine.runtime.options import CHOICES
+        from engine.runtime.options import CHOICES, QUANTIZER_LABELS
 
         self.runtime: dict[str, QComboBox] = {}
         for name, _ in RUNTIME_CHOICES:
             box = QComboBox()
             box.setObjectName(f"runtime_{name}")
             for value in CHOICES[name]:
-                box.addItem(tr("automatic") if value == "auto" else value, value)
+                # quantisation modes show their label, which states what the fast path costs
+                text = QUANTIZER_LABELS.get(value, value) if name == "quantization" else value
+                box.addItem(tr("automatic") if value == "auto" else tr(text), value)
             box.setCurrentIndex(max(0, box.findData(getattr(settings, name) or "auto")))
             self.runtime[name] = box
         self.crossfade = QSpinBox()

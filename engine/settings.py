@@ -57,7 +57,8 @@ class Settings:
         device: "auto", "cpu", "cuda", "cuda:N" or "mps".
         dtype: "" (the device's measured default), "float32", "bfloat16" or "float16".
         offload: "auto" (by memory tier), "on" or "off": models leave the accelerator between stages.
-        quantization: "auto" (by memory tier), "none" or "int8" (torchao weight-only, DiT and LM).
+        quantization: "auto" (by memory tier), "none", "int8" (torchao weight-only, DiT and LM) or
+            "int8-dynamic" (int8 weights and activations: the fast path, engine/runtime/int8_dynamic.py).
         compile: "auto" (on for CUDA), "on" or "off": torch.compile the DiT.
         vae_device: "auto" (the generation device, CPU as the OOM fallback) or "cpu".
         score_after_generation: "on" or "off": judge every new take (quality, lyric alignment,

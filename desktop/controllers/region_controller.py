@@ -33,6 +33,7 @@ from engine.studio.region_target import (
     RegionTarget,
     resolve_target,
 )
+from engine.studio.regions import DEFAULT_MARGIN_S
 from engine.tasks.constants import DURATION_RANGE
 from engine.timebase import SAMPLE_RATE, seconds_to_samples
 
@@ -156,7 +157,7 @@ class RegionController(QObject):
         present = tuple(project.track(t).stem for t in target.track_ids if project.track(t).stem)
         clip_s = clip.length / SAMPLE_RATE if clip is not None else 30.0
         if kind == REPAINT:
-            context_max = clip_s  # the whole clip = full context (upstream's behaviour)
+            context_max = max(1.0, clip_s)  # each side of the window; "Whole clip" is the mode choice
         else:
             new_s = (target.end - clip.end if kind == EXTEND else clip.position - target.start) / SAMPLE_RATE \
                 if clip is not None and kind in (EXTEND, INTRO) else 0.0
@@ -170,7 +171,7 @@ class RegionController(QObject):
             timesignature=getattr(defaults, "timesignature", "") or str(project.time_signature.numerator),
             region_lyrics=region_lyrics, lyrics_note=lyrics_note,
             context_max_s=context_max,
-            context_default_s=min(context_max, 30.0) if kind != REPAINT else context_max,
+            context_default_s=min(context_max, 30.0 if kind != REPAINT else DEFAULT_MARGIN_S),
             blocked=blocked, present_stems=present)
 
     # --- run ------------------------------------------------------------------------------------
@@ -204,15 +205,14 @@ class RegionController(QObject):
         if kind in (REPAINT, EXTEND, INTRO, REMIX):
             common["model"] = self.generation.panel.model_name()
         if kind == REPAINT:
-            context = values.get("context_s")
-            full = context is None or context >= setup.context_max_s - 0.5
             return regions.repaint_region(project, target.clip_id, target.start, target.end,
                                           lyrics=values.get("lyrics", ""), mode=values["mode"],
-                                          strength=values["strength"], context_s=None if full else context,
-                                          crossfade=self.crossfade_frames(), **common)
+                                          strength=values["strength"], context=values.get("context", "bounded"),
+                                          context_s=values.get("context_s"), crossfade=self.crossfade_frames(),
+                                          **common)
         if kind == EXTEND:
-            return regions.extend_clip(project, target.clip_id, target.end, context_s=values["context_s"],
-                                       lyrics=values.get("lyrics", ""), **common)
+            return regions.extend_clip(project, target.clip_id, target.end, context=values.get("context", "bounded"),
+                                       context_s=values.get("context_s"), lyrics=values.get("lyrics", ""), **common)
         if kind == INTRO:
             return regions.add_intro(project, target.clip_id, target.start, context_s=values["context_s"],
                                      lyrics=values.get("lyrics", ""), **common)

@@ -71,6 +71,7 @@ class DialogSetup:
     lyrics_note: str = ""  # why the whole lyrics are shown although the take has synced lyrics
     context_max_s: float = 60.0  # extend/intro: the most the model can hear
     context_default_s: float = 30.0
+    context_mode: str = "bounded"  # repaint/extend: "bounded" (window ± the context) or "full" (whole clip)
     blocked: str = ""  # e.g. "Add layer needs a base model: …" (Run is disabled)
     present_stems: tuple[str, ...] = field(default_factory=tuple)  # complete: what the tracks already are
 
@@ -183,11 +184,24 @@ class RegionEditDialog(QDialog):
         self.context_label = QLabel()
         self.context.valueChanged.connect(lambda v: self.context_label.setText(self.tr("{0} s").format(v)))
         self.context.valueChanged.emit(self.context.value())
+        self.context_mode = QComboBox()
+        self.context_mode.setObjectName("contextMode")
+        self.context_mode.addItem(self.tr("Around the window (faster)"), "bounded")
+        self.context_mode.addItem(self.tr("Whole clip"), "full")
+        self.context_mode.setToolTip(self.tr(
+            "Around the window: the model hears and renders only the window plus the context below, so a "
+            "short edit of a long song is quick. Whole clip: it hears the whole clip (slower, as upstream)."))
+        self.context_mode.setCurrentIndex(max(0, self.context_mode.findData(setup.context_mode)))
+        self.context_mode.currentIndexChanged.connect(self._on_context_mode)
+        if kind in (REPAINT, EXTEND):
+            form.addRow(self.tr("Listen to"), self.context_mode)
         if kind in (EXTEND, INTRO, REPAINT):
-            tip = self.tr("How many seconds of the existing audio the model hears (up to {0} s)").format(
-                int(setup.context_max_s))
-            self.context.setToolTip(tip)
+            text = (self.tr("How many seconds of the existing audio the model hears each side (up to {0} s)")
+                    if kind == REPAINT else
+                    self.tr("How many seconds of the existing audio the model hears (up to {0} s)"))
+            self.context.setToolTip(text.format(int(setup.context_max_s)))
             form.addRow(self.tr("Context"), row_of((self.context, 1), self.context_label))
+        self._on_context_mode()
 
         self.instrument = QComboBox()
         self.instrument.setObjectName("layerInstrument")
@@ -231,6 +245,11 @@ class RegionEditDialog(QDialog):
         buttons.rejected.connect(self.reject)
         col.addWidget(buttons)
 
+    def _on_context_mode(self) -> None:
+        bounded = self.context_mode.currentData() == "bounded" or self.setup.kind == INTRO
+        self.context.setEnabled(bounded)
+        self.context_label.setEnabled(bounded)
+
     def _on_run(self) -> None:
         self.error.hide()
         self.run_requested.emit()
@@ -257,7 +276,10 @@ class RegionEditDialog(QDialog):
         if kind == REPAINT:
             out["mode"] = self.mode.currentData()
             out["strength"] = self.strength.value() / 100.0
-        if kind in (EXTEND, INTRO, REPAINT):
+        if kind in (REPAINT, EXTEND):
+            out["context"] = self.context_mode.currentData()
+            out["context_s"] = float(self.context.value()) if out["context"] == "bounded" else None
+        if kind == INTRO:
             out["context_s"] = float(self.context.value())
         if kind == REMIX:
             out["strength"] = self.strength.value() / 100.0

@@ -33,11 +33,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         if op == "repaint":
             p.add_argument("--mode", default="balanced", choices=("aggressive", "balanced", "conservative"))
             p.add_argument("--strength", type=float, default=0.5)
-            p.add_argument("--context", type=float, default=None, help="seconds heard each side (default: the whole clip)")
             p.add_argument("--crossfade-ms", type=float, default=None, help="comp crossfade length (default: the clip's)")
+        if op in ("repaint", "extend"):
+            p.add_argument("--context", choices=("bounded", "full"), default="bounded",
+                           help="bounded (default): denoise and decode only the window plus --context-seconds "
+                                "each side (a 10 s repaint of a 4-minute song costs a 30 s render); full: the "
+                                "whole clip")
+            p.add_argument("--context-seconds", type=float, default=None,
+                           help="bounded: seconds of the clip heard each side of the window (repaint) or before "
+                                "the extension (extend); default 10")
         if op in ("extend", "intro"):
             p.add_argument("--by", type=float, required=True, help="seconds to add (3-90)")
-            p.add_argument("--context", type=float, default=10.0, help="seconds of the clip the model hears")
+        if op == "intro":
+            p.add_argument("--context-seconds", type=float, default=10.0, help="seconds of the clip the model hears")
         if op == "layer":
             p.add_argument("--instrument", required=True)
         if op == "extract":
@@ -102,6 +110,12 @@ def _names(text: str) -> list[str]:
     return [s.strip() for s in text.split(",") if s.strip()]
 
 
+def _margin(args: argparse.Namespace) -> float | None:
+    if args.context == "full" and args.context_seconds is not None:
+        raise ValidationError("--context-seconds: applies to --context bounded only; full hears the whole clip")
+    return args.context_seconds
+
+
 def build_edit(project, args: argparse.Namespace):
     from engine.studio import regions
 
@@ -115,18 +129,18 @@ def build_edit(project, args: argparse.Namespace):
         crossfade = None if args.crossfade_ms is None else _frames(args.crossfade_ms / 1000, "--crossfade-ms")
         return regions.repaint_region(project, _clip_id(project, args.clip), _frames(args.start, "--start"),
                                       _frames(args.end, "--end"), mode=args.mode, strength=args.strength,
-                                      context_s=args.context, crossfade=crossfade, **common)
+                                      context=args.context, context_s=_margin(args), crossfade=crossfade, **common)
     if args.op == "extend":
         clip = project.clip(_clip_id(project, args.clip))
-        return regions.extend_clip(project, clip.id, clip.end + _frames(args.by, "--by"), context_s=args.context,
-                                   **common)
+        return regions.extend_clip(project, clip.id, clip.end + _frames(args.by, "--by"), context=args.context,
+                                   context_s=_margin(args), **common)
     if args.op == "intro":
         clip = project.clip(_clip_id(project, args.clip))
         by = _frames(args.by, "--by")
         if by > clip.position:
             raise ValidationError(f"--by: the clip starts at {clip.position / SAMPLE_RATE:g} s; an intro of "
                                   f"{args.by:g} s would start before the timeline")
-        return regions.add_intro(project, clip.id, clip.position - by, context_s=args.context, **common)
+        return regions.add_intro(project, clip.id, clip.position - by, context_s=args.context_seconds, **common)
     start, end = (_frames(args.start, "--start"), _frames(args.end, "--end")) if hasattr(args, "start") else (0, 0)
     if args.op == "layer":
         return regions.add_layer(project, start, end, args.instrument, **common)

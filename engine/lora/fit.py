@@ -19,11 +19,14 @@ if TYPE_CHECKING:
 
 
 def is_quantized(transformer: torch.nn.Module) -> bool:
-    """True when the decoder's attention weights are torchao-quantised (INT8 weight-only)."""
+    """True when the decoder's attention weights are quantised (torchao INT8 weight-only, or
+    int8-dynamic)."""
     import torch
 
     layer = transformer.layers[0].self_attn.to_q
-    weight = getattr(layer, "base_layer", layer).weight
+    weight = getattr(getattr(layer, "base_layer", layer), "weight", None)
+    if weight is None:  # int8-dynamic (runtime/int8_dynamic.py): only packed int8 weights are kept
+        return True
     # torchao swaps the weight for a tensor subclass (AffineQuantizedTensor / Int8Tensor).
     return type(weight.data) is not torch.Tensor or not weight.dtype.is_floating_point
 

@@ -119,6 +119,9 @@ class AceStepDiT(torch.nn.Module):
         from engine.models.dit_cross_cache import install_cross_attention_cache
 
         self.cross_cache = install_cross_attention_cache(transformer)
+        from engine.models.dit_layout import install_token_major_stream
+
+        self.token_major_hook = install_token_major_stream(transformer)  # models/dit_layout.py
 
     def cross_attention_scope(self):
         """Within the block, cross-attention K/V are computed once per condition tensor and

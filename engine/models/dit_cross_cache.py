@@ -86,7 +86,10 @@ def _make_processor_class():
 
             if self._kv is not None and self._kv[0] is encoder_hidden_states:
                 key, value = self._kv[1], self._kv[2]
-                self._cache.hits += 1
+                if not torch.compiler.is_compiling():
+                    # a Python int read inside a compiled graph is guarded on: counting there made
+                    # torch.compile recompile the decoder at EVERY step (bench_dit_fast --parts compile)
+                    self._cache.hits += 1
             else:
                 # [B, L, kv_heads, D]; the key norm is part of what is reused
                 key = attn.norm_k(attn.to_k(encoder_hidden_states).unflatten(-1, (attn.kv_heads, attn.head_dim)))

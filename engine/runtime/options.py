@@ -27,10 +27,12 @@ CHOICES = {
     "offload": ("auto", "on", "off"),
     # Quantisation modes other than "auto"/"none" are keys of QUANTIZERS (below); a new mode is
     # one entry there plus its name here.
-    "quantization": ("auto", "none", "int8"),
+    "quantization": ("auto", "none", "int8", "int8-dynamic"),
     "compile": ("auto", "on", "off"),
     "vae_device": ("auto", "cpu"),
 }
+# Settings label of the fast path: its speed and quality cost as measured (see QUANTIZER_LABELS).
+INT8_FAST_LABEL = "INT8 fast (≈1.4× faster DiT on CPU, ~4 % latent error)"
 DTYPE_FILE = "measured_dtype.json"  # under engine.settings.data_dir(): one measurement per device
 
 
@@ -62,7 +64,8 @@ class RuntimeChoices:
 @dataclass(frozen=True)
 class RuntimeOptions:
     offload: bool  # text encoder, LM, DiT and VAE leave the accelerator when their stage is over
-    quantization: str  # "none" or a QUANTIZERS key ("int8": torchao weight-only) for the DiT and LM
+    quantization: str  # "none" or a QUANTIZERS key ("int8": torchao weight-only; "int8-dynamic":
+    #                     weights and activations, engine/runtime/int8_dynamic.py) for the DiT and LM
     compile: bool  # torch.compile the DiT's decoder
     vae_on_cpu: bool  # decode on the CPU (the last resort after smaller tiles)
     dtype: torch.dtype
@@ -124,7 +127,13 @@ def choose_options(device: torch.device | str, tier, settings=None, *, measured_
         why.append(f"quantization {quant}: Settings")
     comp = _setting(settings, "compile")
     if comp == AUTO:
-        compiled = device.type == "cuda"  # compile pays off on CUDA; on CPU the warm-up dominates short jobs
+        # Compile pays on CUDA. On the CPU not automatically (benchmarks/bench_dit_fast.py --parts
+        # compile; real-width DiT, 2 of 24 layers, 30 s, 2 threads, fp32, interleaved): the steady
+        # forward is 0.82x eager, but the first two steps cost 57 s + 43 s of compiling (two graphs:
+        # K/V computed, then reused), more with all 24 layers, and every new song length or batch
+        # size compiles again (76 s): an 8-step 30 s song saves ~7 s of a ~40 s loop, so compile
+        # only repays over dozens of same-length takes. Settings "on" still forces it.
+        compiled = device.type == "cuda"
         why.append(f"compile {'on' if compiled else 'off'}: {device.type}")
     else:
         compiled = comp == "on"
@@ -225,8 +234,20 @@ def apply_int8_weight_only(module: torch.nn.Module) -> torch.nn.Module:
     return module
 
 
-QUANTIZERS = {"int8": apply_int8_weight_only}  # mode -> in-place quantiser of a module
-QUANTIZER_LABELS = {"int8": "INT8 weights"}
+def apply_int8_dynamic(module: torch.nn.Module) -> torch.nn.Module:
+    """INT8 weights and activations for every Linear of `module`, in place (the fast path;
+    engine/runtime/int8_dynamic.py says which kernels and why not torchao's on the CPU)."""
+    from engine.runtime.int8_dynamic import apply_int8_dynamic as apply
+
+    return apply(module)
+
+
+QUANTIZERS = {"int8": apply_int8_weight_only, "int8-dynamic": apply_int8_dynamic}  # mode -> in-place quantiser
+# What Settings shows for each mode. The int8-dynamic cost is MEASURED (benchmarks/bench_dit_fast.py,
+# real-width turbo DiT on random weights, the 2-core AVX2 CPU, interleaved with fp32): per forward
+# 1.47x faster (2 layers, 30 s) and 1.43x (12 layers, 4 s); relative error of the 8-step latents
+# 1.8 % (2 layers), 3.6 % (12 layers), 1.8 % on the tiny turbo DiT (decoded log-STFT L1 0.034).
+QUANTIZER_LABELS = {"int8": "INT8 weights", "int8-dynamic": INT8_FAST_LABEL}
 
 
 def apply_quantization(module: torch.nn.Module, mode: str) -> torch.nn.Module:

@@ -59,6 +59,15 @@ def take_meta(take: GeneratedTake, extra: Mapping[str, Any] | None = None) -> di
     return meta
 
 
+def _remember_latents(takes, assets) -> None:
+    """Each take's latents under its asset's id, so a bounded repaint/extend of it skips the VAE
+    encode (engine.studio.latent_store; bounded, memory only)."""
+    from engine.studio.latent_store import remember_take
+
+    for take, asset in zip(takes, assets, strict=True):
+        remember_take(asset.id, take)
+
+
 def _caption_of(result: GenerationResult) -> str:
     return str(result.takes[0].provenance.request.get("caption", ""))
 
@@ -86,6 +95,7 @@ def land_batch(project: Project, result: GenerationResult, placement: Placement 
     if placement.track_id is not None:
         project.track(placement.track_id)  # KeyError -> caller bug; check before any edit
     assets = [project.assets.add_asset(a) for a in (assets or prepare_assets(result))]
+    _remember_latents(result.takes, assets)
     history = project.history
     take_ids: list[str] = []
     with history.group(batch_label(caption, len(result.takes), verb)):
@@ -121,6 +131,7 @@ def add_takes(project: Project, clip_id: str, result: GenerationResult, *, first
         for i, (take, prepared_asset) in enumerate(zip(result.takes, prepared, strict=True)):
             name = take_name(caption, number + i, take.seed)
             asset = project.assets.add_asset(prepared_asset)
+            _remember_latents((take,), (asset,))
             cmd = project.history.push(AddTake(clip_id, asset.id, name=name, meta=take_meta(take, extra_meta),
                                                make_active=make_active and i == 0))
             ids.append(cmd.take_id)

@@ -18,6 +18,19 @@ What the users of upstream complain about is made impossible here, and tested
 - extend / intro send `context_s` seconds of the clip around the join (1 s .. the model limit),
   and the new take keeps that audio.
 
+Bounded context (repaint / extend, `context="bounded"`, the default): the model gets the window
+± a margin as its whole sequence, so a 10 s repaint of a 4-minute song is a 30 s render
+(benchmarks/bench_bounded_repaint.py). What makes the crop safe:
+- latent frames: the crop starts on the active take's latent grid (25 Hz, 1920 samples), so its
+  stored latents are a plain slice, frame for frame;
+- positions: the DiT's self-attention uses RoPE, which depends only on the distance between
+  frames, so a window at frame 3000 of the song and at frame 250 of the crop see the same
+  neighbourhood; what changes is only that context beyond the margin is not heard;
+- the repaint mask and silence latents are those of the crop (the pipeline plans the crop as
+  its source), and the window's own source latents are never used (repaint silences them);
+- decoding: only the window + `tasks.regions.DECODE_MARGIN_FRAMES` each side goes through the
+  VAE, more than its decoder's receptive field, and the splice's crossfade lies inside that.
+
 All positions are integer frames at 48 kHz; `start` / `end` arguments are TIMELINE frames.
 """
 
@@ -59,6 +72,8 @@ HOP = 1920  # VAE samples per latent frame (engine.tasks.constants.HOP; kept tor
 EDIT_META_KEY = "edit"
 MAX_MODEL_SECONDS = 600.0  # engine.tasks.constants.DURATION_RANGE[1]: the longest audio the DiT takes
 MIN_CONTEXT_S = 1.0
+CONTEXT_MODES = ("bounded", "full")  # repaint/extend: the window ± a margin, or the whole clip
+DEFAULT_MARGIN_S = 10.0  # repaint's context each side in bounded mode (extend's default context too)
 SILENT_PEAK = 1e-6  # engine.tasks.audio_inputs.is_silent's threshold
 
 
@@ -347,14 +362,18 @@ def prefill(project: Project, clip_id: str) -> RegionDefaults:
 
 
 def repaint_region(project: Project, clip_id: str, start: int, end: int, *, caption: str = "", lyrics: str = "",
-                   mode: str = "balanced", strength: float = 0.5, context_s: float | None = None,
-                   crossfade: int | None = None, seed: int | None = None, checkpoints: str | Path | None = None,
-                   model: str | None = None, device: str = "auto", dtype: str | None = None,
-                   **settings: Any) -> RegionEdit:
+                   mode: str = "balanced", strength: float = 0.5, context: str = "bounded",
+                   context_s: float | None = None, crossfade: int | None = None, seed: int | None = None,
+                   checkpoints: str | Path | None = None, model: str | None = None, device: str = "auto",
+                   dtype: str | None = None, **settings: Any) -> RegionEdit:
     """Repaint timeline frames [start, end) of a clip (3–90 s) with a new caption and lyrics.
 
-    The model hears the clip's comped audio over the window ± `context_s` seconds (None: the
-    whole clip); the result lands as a region take holding exactly the window, played by a comp
+    `context`: "bounded" (default) — the model hears and denoises only the window ± `context_s`
+    seconds (default 10 s) of the clip's comped audio, and only the window plus a small margin
+    is decoded and spliced in, so a 10 s repaint of a 4-minute song costs a 30 s render;
+    "full" — the whole clip (upstream's behaviour; `context_s` must then be None). Either way
+    the source latents are the active take's own when the latent store has them (no VAE
+    encode), and the result lands as a region take holding exactly the window, played by a comp
     segment with equal-power crossfades of `crossfade` frames (None: the clip's) inside it.
     """
     from engine.tasks.constants import REPAINT_WINDOW_RANGE
@@ -373,23 +392,31 @@ def repaint_region(project: Project, clip_id: str, start: int, end: int, *, capt
 
         check_crossfade(crossfade)
     s0, s1 = clip.source_frame(start), clip.source_frame(end)
+    mode_name = _context_mode(context)
+    margin = _margin_s(mode_name, context_s, DEFAULT_MARGIN_S, 0.0, MAX_MODEL_SECONDS)
     lo, hi = clip.source_offset, _clip_source_end(clip)
-    if context_s is not None:
-        c = int(round(_seconds(context_s, "context_s", 0.0, MAX_MODEL_SECONDS) * SR))
+    if margin is not None:
+        c = int(round(margin * SR))
         lo, hi = max(lo, s0 - c), min(hi, s1 + c)
+    lo = _on_latent_grid(clip, lo, clip.source_offset)
     if (hi - lo) / SR > MAX_MODEL_SECONDS:
         raise ValidationError(f"context_s: the window plus its context is {(hi - lo) / SR:g} s; the model "
                               f"takes at most {MAX_MODEL_SECONDS:g} s, so give a shorter context")
     from engine.audio.render_plan import render_clip_source
 
     wav = _pad_to_hop(render_clip_source(project, clip, lo, hi))
+    frames = wav.shape[1] // HOP
+    free = ((s0 - lo) // HOP, -(-(s1 - lo) // HOP))  # the window's frames: silenced by the pipeline
+    latents, record = _cached_source_latents(clip, lo, frames, free, (s0, s1))
     label = f"Repaint '{short_caption(caption)}'"
     source_id = _source_asset(project, wav, f"{clip.name} · repaint context")
     req, meta = _request("repaint", source_id, project, caption=caption, lyrics=lyrics,
                          repaint_start=(s0 - lo) / SR, repaint_end=(s1 - lo) / SR, repaint_mode=mode,
-                         repaint_strength=strength, **_settings(seed, settings))
+                         repaint_strength=strength, source_latents=latents,
+                         decode_window_only=mode_name == "bounded", **_settings(seed, settings))
     meta.update(_edit_meta("repaint", region=[start, end], source_region=[s0, s1], context=[lo, hi],
-                           crop=[s0 - lo, s1 - s0], at=0, clip=clip_id))
+                           crop=[s0 - lo, s1 - s0], at=0, clip=clip_id, context_mode=mode_name,
+                           margin_s=margin, latents=record))
     job = _job([req], label, checkpoints=checkpoints, model=model, device=device, dtype=dtype)
 
     def land(project: Project, result: Any) -> LandedEdit:
@@ -411,6 +438,58 @@ def repaint_region(project: Project, clip_id: str, start: int, end: int, *, capt
         return LandedEdit((clip_id,), tuple(ids), ())
 
     return RegionEdit(job, label, "repaint", land)
+
+
+def _context_mode(context: Any) -> str:
+    if context not in CONTEXT_MODES:
+        raise ValidationError(f"context: must be one of {', '.join(CONTEXT_MODES)}, got {context!r}")
+    return context
+
+
+def _margin_s(mode: str, context_s: Any, default: float, low: float, high: float) -> float | None:
+    """The context margin in seconds for "bounded" (None -> `default`); None for "full"."""
+    if mode == "full":
+        if context_s is not None:
+            raise ValidationError("context_s: a context margin applies to context='bounded' only; "
+                                  "'full' hears the whole clip")
+        return None
+    if context_s is None:
+        return default
+    return _seconds(context_s, "context_s", low, high)
+
+
+def _on_latent_grid(clip: Clip, frame: int, floor: int) -> int:
+    """`frame` moved back onto the latent frame grid of the active take's stored latents (so
+    their frames line up with the crop's), staying >= `floor`; unchanged when none are stored."""
+    from engine.studio.latent_store import default_store
+
+    take = clip.active_take
+    entry = default_store().get(take.asset_id)
+    if entry is None:
+        return frame
+    origin = take.offset + entry.origin  # source frame where a stored latent frame starts
+    snapped = origin + (frame - origin) // HOP * HOP
+    return snapped if snapped >= floor else snapped + HOP
+
+
+def _cached_source_latents(clip: Clip, lo: int, frames: int, free: tuple[int, int],
+                           free_source: tuple[int, int]) -> tuple[Any, dict[str, Any] | None]:
+    """The active take's stored latents for the crop's `frames` frames from source frame `lo`
+    (a SourceLatents and its record for the provenance), or (None, None) -> the pipeline encodes
+    the crop. Only when the take plays every heard sample outside the window: a comp segment of
+    another take there means the audio is a blend no single take's latents stand for."""
+    from engine.studio.latent_store import default_store, latents_from_record, latents_record
+
+    take = clip.active_take
+    hi = lo + frames * HOP
+    a, b = free_source
+    for seg in clip.comp:
+        if seg.take_id != take.id and seg.end > lo and seg.start < hi and not (seg.start >= a and seg.end <= b):
+            return None, None
+    store = default_store()
+    record = latents_record(store, take.asset_id, lo - take.offset, frames, free)
+    found = latents_from_record(record, store) if record is not None else None
+    return (found, record) if found is not None else (None, None)
 
 
 def _take_name(op: str, caption: str, seed: int) -> str:
@@ -435,24 +514,29 @@ def _check_added(seconds: float, name: str, what: str) -> None:
                               f"window at a time), got {seconds:.2f} s")
 
 
-def extend_clip(project: Project, clip_id: str, new_end: int, *, context_s: float = 10.0, caption: str = "",
-                lyrics: str = "", seed: int | None = None, checkpoints: str | Path | None = None,
-                model: str | None = None, device: str = "auto", dtype: str | None = None,
-                **settings: Any) -> RegionEdit:
+def extend_clip(project: Project, clip_id: str, new_end: int, *, context: str = "bounded",
+                context_s: float | None = None, caption: str = "", lyrics: str = "", seed: int | None = None,
+                checkpoints: str | Path | None = None, model: str | None = None, device: str = "auto",
+                dtype: str | None = None, **settings: Any) -> RegionEdit:
     """Lengthen a clip to timeline frame `new_end`: the model hears the last `context_s` seconds
-    of the clip (1 s .. the model limit) and paints the new part after it. Lands as a new ACTIVE
-    take covering the whole new length (the clip's audio, then the context as the model returned
-    it, then the new part); the comp is cleared (the take already holds it)."""
+    of the clip (1 s .. the model limit; default 10 s) with `context="bounded"`, or the whole
+    clip (up to the model limit) with "full", and paints the new part after it. Bounded decodes
+    only the new part plus a margin; the source latents are the active take's own when stored.
+    Lands as a new ACTIVE take covering the whole new length (the clip's audio, then the
+    context as the model returned it, then the new part); the comp is cleared."""
     clip = project.clip(clip_id)
     new_end = _frames(new_end, "new_end")
     if new_end <= clip.end:
         raise ValidationError(f"new_end: must be after the clip's end ({clip.end}), got {new_end}")
     ext = new_end - clip.end
     _check_added(ext / SR, "new_end", "extension")
-    c = _context_frames(context_s, ext / SR, clip)
+    mode_name = _context_mode(context)
+    margin = _margin_s(mode_name, context_s, DEFAULT_MARGIN_S, MIN_CONTEXT_S, MAX_MODEL_SECONDS - ext / SR)
+    c = _context_frames(MAX_MODEL_SECONDS - ext / SR if margin is None else margin, ext / SR, clip)
+    src_end = _clip_source_end(clip)
+    c = src_end - _on_latent_grid(clip, src_end - c, clip.source_offset)
     from engine.audio.render_plan import render_clip_source
 
-    src_end = _clip_source_end(clip)
     head = render_clip_source(project, clip, clip.source_offset, src_end - c) if c < clip.length else None
     context = render_clip_source(project, clip, src_end - c, src_end)
     total = -(-(c + ext) // HOP) * HOP  # whole latent frames, so the output covers the extension
@@ -460,13 +544,18 @@ def extend_clip(project: Project, clip_id: str, new_end: int, *, context_s: floa
     # The source is the context followed by silence for the new part (what upstream's right pad
     # makes), so the window [c, total) starts inside the source as the pipeline requires.
     padded = np.pad(context, ((0, 0), (0, total - c)))
+    latents, record = _cached_source_latents(clip, src_end - c, total // HOP, (c // HOP, total // HOP),
+                                             (src_end, src_end))
     source_id = _source_asset(project, padded, f"{clip.name} · extend context")
     req, meta = _request("repaint", source_id, project, caption=caption, lyrics=lyrics, repaint_start=c / SR,
-                         repaint_end=-1.0, **_settings(seed, settings))
+                         repaint_end=-1.0, source_latents=latents, decode_window_only=mode_name == "bounded",
+                         **_settings(seed, settings))
     head_len = 0 if head is None else head.shape[1]
     meta.update(_edit_meta("extend", region=[clip.end, new_end], context=[src_end - c, src_end],
-                           context_s=c / SR, crop=[0, c + ext], at=head_len, clip=clip_id))
+                           context_s=c / SR, crop=[0, c + ext], at=head_len, clip=clip_id, context_mode=mode_name,
+                           margin_s=margin, latents=record))
     job = _job([req], label, checkpoints=checkpoints, model=model, device=device, dtype=dtype)
+    old_take = clip.active_take
 
     def land(project: Project, result: Any) -> LandedEdit:
         (res,) = _results(result)
@@ -475,6 +564,7 @@ def extend_clip(project: Project, clip_id: str, new_end: int, *, context_s: floa
         audio = tail if head is None else np.concatenate([head, tail], axis=1)
         now = project.clip(clip_id)
         asset = project.assets.add_asset(Asset.from_samples(audio, label))
+        _remember_extended(asset.id, take, old_take, head_len, src_end - c)
         from engine.project.model import Take, new_id
 
         new = Take(new_id("take"), asset.id, _take_name("extend", caption, take.seed), take_meta(take, meta),
@@ -485,6 +575,29 @@ def extend_clip(project: Project, clip_id: str, new_end: int, *, context_s: floa
         return LandedEdit((clip_id,), (new.id,), ())
 
     return RegionEdit(job, label, "extend", land)
+
+
+def _remember_extended(asset_id: str, take: Any, old_take: ProjectTake, head_len: int, lo: int) -> None:
+    """The extended take's latents for the latent store: the old take's stored frames for the
+    head (the untouched audio before the context) followed by the new take's own, when both
+    sit on one grid with the same VAE and gain (a cached-latent extend: the context frames ARE
+    the old ones); else only the new part's own (frame 0 at the head's end)."""
+    from engine.studio.latent_store import default_store, remember_take
+
+    remember_take(asset_id, take, origin=head_len)  # at least the context + new part
+    store = default_store()
+    old, new = store.get(old_take.asset_id), store.get(asset_id)
+    if old is None or new is None or old.vae != new.vae or abs(old.gain - new.gain) > 1e-6 * old.gain:
+        return
+    grid = old_take.offset + old.origin  # source frame where an old latent frame starts
+    if (lo - grid) % HOP:
+        return
+    k0 = (lo - grid) // HOP  # the old frame starting at the context's first sample
+    k = min(k0, -(-head_len // HOP))  # the old frames that cover the head
+    if k <= 0:
+        return
+    joined = np.concatenate([old.latents[k0 - k : k0], new.latents], axis=0)  # [k + T, C]
+    store.put(asset_id, joined, origin=head_len - k * HOP, gain=new.gain, vae=new.vae)
 
 
 def add_intro(project: Project, clip_id: str, new_start: int, *, context_s: float = 10.0, caption: str = "",

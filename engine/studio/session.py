@@ -111,6 +111,11 @@ def recipe_of(project: Project, take: ProjectTake) -> TakeRecipe:
     request = request_from_dict(data)
     request, extra = with_project_audio(project, request, source_asset=meta.get(SOURCE_ASSET_KEY),
                                         reference_asset=meta.get(REFERENCE_ASSET_KEY))
+    edit = meta.get("edit")
+    if isinstance(edit, dict) and edit.get("latents"):  # a bounded edit that reused a take's latents
+        from engine.studio.latent_store import latents_from_record
+
+        request = request.with_changes(source_latents=latents_from_record(edit["latents"]))  # None: encode
     models = meta.get("models") or [{}]
     return TakeRecipe(request, int(meta.get("item_index", 0)), str(models[0].get("path", "")),
                       str(meta.get("device", "auto")), str(meta.get("dtype", "")), extra)

@@ -87,6 +87,7 @@ class GenerationPipeline:
         self._planner_name: str | None = None
         self.family = model_family  # "turbo" | "base" | "sft"
         self._encode_cache: dict[str, torch.Tensor] = {}
+        self._source_kind = ""  # per call: "cached" | "encoded" | "" (provenance source_latents)
         self._cancel_check = JobContext.inline().check_cancelled  # replaced per __call__
 
     @classmethod
@@ -250,8 +251,31 @@ class GenerationPipeline:
             return fit_frames(hints, frames, silence).expand(batch, -1, -1)
         if plan.target_wav is None or is_silent(plan.target_wav):
             return silence.expand(batch, -1, -1)
+        given = self._given_source_latents(req, plan, silence.shape[-1])
+        if given is not None:  # the take's own latents: no VAE encode (engine.studio.latent_store)
+            self._source_kind = "cached"
+            return fit_frames(given, frames, silence).expand(batch, -1, -1)
+        self._source_kind = "encoded"
         latents = self._encode_audio(plan.target_wav, seeds, "source")
         return fit_frames(latents, frames, silence)
+
+    def _given_source_latents(self, req: GenerationRequest, plan: TaskPlan, channels: int) -> torch.Tensor | None:
+        """req.source_latents as [1, T, C] when they fit this source and came from the loaded
+        VAE; None (-> encode) otherwise. A wrong shape is the caller's error, not a fallback."""
+        given = req.source_latents
+        if given is None:
+            return None
+        from engine.tasks.source_latents import vae_identity
+
+        vae = self.models.identities[2] if len(self.models.identities) > 2 else None
+        if vae is None or vae_identity(vae.name, dict(vae.weight_sha256)) != given.vae:
+            return None  # another VAE's latent space: encode instead (the provenance says so)
+        # Frames of the source as upstream sizes them (padding included); intros pad the source.
+        expected = plan.target_wav.shape[1] // C.HOP
+        if given.latents.shape != (expected, channels):
+            raise ValidationError(f"source_latents: shape must be ({expected}, {channels}) for this source, "
+                                  f"got {tuple(given.latents.shape)}")
+        return torch.from_numpy(np.array(given.latents, np.float32))[None]  # [1, T, C]
 
     def _reference_latents(self, req: GenerationRequest, seeds: tuple[int, ...]) -> torch.Tensor:
         """Timbre reference [B, 750, 64]: the 30 s assembly of the reference audio, or silence."""
@@ -340,6 +364,7 @@ class GenerationPipeline:
         # VAE encodes deep inside diffusion_inputs check this job's cancel before every tile.
         # The pipeline runs on one worker thread, one request at a time, so this is per call.
         self._cancel_check = ctx.check_cancelled
+        self._source_kind = ""
         timings: dict[str, float] = {}
         started = time.perf_counter()
 
@@ -402,13 +427,19 @@ class GenerationPipeline:
             raise ValidationError("the model produced NaN/Inf latents; try float32 or another seed")
         # 8. decode (items one at a time, as upstream) and post-process
         t0 = time.perf_counter()
-        audios = []
+        audios, gains = [], []
         with self.offloader.use(self.models.vae.model):
             for k in range(len(seeds)):
                 ctx.check_cancelled()
                 ctx.progress("vae decode", k, len(seeds))
-                wav = self.models.vae.decode(latents[k : k + 1], on_tile=ctx.check_cancelled)[0].cpu().numpy()  # [2, T·1920]
-                audios.append(self._postprocess(wav, plan, req))
+                if req.decode_window_only and plan.region is not None and plan.target_wav is not None:
+                    wav, gain = self._decode_window(latents[k : k + 1], plan, req, ctx)
+                else:
+                    wav = self.models.vae.decode(latents[k : k + 1], on_tile=ctx.check_cancelled)[0].cpu().numpy()  # [2, T·1920]
+                    wav, gain = self._postprocess(wav * self._source_gain(req), plan, req)
+                    gain *= self._source_gain(req)
+                audios.append(wav)
+                gains.append(gain)
         ctx.check_cancelled()  # a cancel during the last tile: no takes come out of a cancelled job
         ctx.progress("vae decode", len(seeds), len(seeds))
         timings["vae_decode"] = time.perf_counter() - t0
@@ -416,7 +447,7 @@ class GenerationPipeline:
             codes = self._codes_of(latents)
         timings["total"] = time.perf_counter() - started
         # 9. takes
-        return self._takes(req, seeds, audios, latents, codes, schedule, timings)
+        return self._takes(req, seeds, audios, latents, codes, schedule, timings, gains)
 
     def _apply_loras(self, req: GenerationRequest) -> GenerationRequest:
         """Put the request's LoRA adapters on the decoder (none: remove any left from a previous
@@ -487,11 +518,50 @@ class GenerationPipeline:
             takes.append(replace(take, provenance=prov))
         return GenerationResult(takes=tuple(takes))
 
-    def _postprocess(self, wav: np.ndarray, plan: TaskPlan, req: GenerationRequest) -> np.ndarray:
-        """Anti-clip, repaint/lego waveform splice, peak normalisation (§5 order)."""
+    def _source_gain(self, req: GenerationRequest) -> float:
+        """Cached source latents decode to the source audio / gain (the take was normalised after
+        decoding), so what is decoded from them is scaled by it to sit at the source's level."""
+        return float(req.source_latents.gain) if self._source_kind == "cached" else 1.0
+
+    def _decode_window(self, latents: torch.Tensor, plan: TaskPlan, req: GenerationRequest,
+                       ctx: JobContext) -> tuple[np.ndarray, float]:
+        """Bounded decode: only the window's frames plus DECODE_MARGIN_FRAMES (and the splice
+        crossfade) each side go through the VAE; the rest of the output is the source audio.
+
+        Why the margin makes this match a whole decode: the VAE decoder is convolutional, so a
+        sample depends only on latent frames within its receptive field (about ±8 frames for
+        ACE-Step's Oobleck decoder: a 7-tap input conv, then dilated 7-tap residual units at
+        each upsampled rate). Decoding a crop changes only what lies within that field of the
+        crop's edges, and the margin (1.28 s) keeps those samples outside the spliced region,
+        where the splice weight is 0 and the output is the source anyway.
+        latents: [1, T, C] -> ([2, T·1920] audio, gain applied to the decoded audio).
+        """
+        from engine.tasks.regions import decode_span
+
+        frames = latents.shape[1]
+        f0, f1 = decode_span(plan.region_frames, plan.wav_crossfade_s, frames)
+        part = self.models.vae.decode(latents[:, f0:f1], on_tile=ctx.check_cancelled)[0].cpu().numpy()
+        part = part * self._source_gain(req)
+        peak = float(np.abs(part).max()) if part.size else 0.0
+        gain = self._source_gain(req) / peak if peak > 1.0 else self._source_gain(req)  # + anti-clip
+        out = np.zeros((2, frames * C.HOP), np.float32)  # [2, T·1920], the whole output
+        n = min(out.shape[1], plan.target_wav.shape[1])
+        out[:, :n] = plan.target_wav[:, :n]
+        out[:, f0 * C.HOP : f0 * C.HOP + part.shape[1]] = part / peak if peak > 1.0 else part
+        if req.repaint_mode != "aggressive":  # the same splice as _postprocess, on the same mask
+            mask = splice_mask(out.shape[1], plan.region.start_s, plan.region.end_s, plan.wav_crossfade_s)
+            out = splice_waveform(out, plan.target_wav, mask)
+        # No loudness normalisation: the rest of the output is the source, and stays bit-identical.
+        return out.astype(np.float32), gain
+
+    def _postprocess(self, wav: np.ndarray, plan: TaskPlan, req: GenerationRequest) -> tuple[np.ndarray, float]:
+        """Anti-clip, repaint/lego waveform splice, peak normalisation (§5 order).
+        -> (audio, the gain applied to the decoded audio: take audio = decode(latents)·gain)."""
+        gain = 1.0
         peak = float(np.abs(wav).max()) if wav.size else 0.0
         if peak > 1.0:
             wav = wav / peak
+            gain /= peak
         spliced = False
         if plan.region is not None and req.repaint_mode != "aggressive" and plan.target_wav is not None:
             s, e = plan.region_frames
@@ -505,7 +575,8 @@ class GenerationPipeline:
             peak = float(np.abs(wav).max())
             if peak >= 1e-6:
                 wav = wav * (10 ** (req.normalization_db / 20) / peak)
-        return wav.astype(np.float32)
+                gain *= 10 ** (req.normalization_db / 20) / peak
+        return wav.astype(np.float32), gain
 
     def _codes_of(self, latents: torch.Tensor) -> list[tuple[int, ...]]:
         if getattr(self.dit, "audio_tokenizer", None) is None:
@@ -513,7 +584,7 @@ class GenerationPipeline:
         codes = self.dit.tokenize(latents).codes[..., 0].cpu()  # [B, T5]
         return [tuple(int(c) for c in row) for row in codes]
 
-    def _takes(self, req, seeds, audios, latents, codes, schedule, timings) -> GenerationResult:
+    def _takes(self, req, seeds, audios, latents, codes, schedule, timings, gains=None) -> GenerationResult:
         versions = tuple((pkg, _version(pkg)) for pkg in ("torch", "diffusers", "transformers"))
         takes = []
         # The recorded request carries the RESOLVED seeds of the whole batch: re-running it and
@@ -533,9 +604,11 @@ class GenerationPipeline:
                 timings_s=tuple(sorted(timings.items())),
                 versions=versions,
                 runtime=tuple(sorted(self.runtime.to_record().items())) if self.runtime is not None else (),
+                source_latents=self._source_kind,
             )
             takes.append(Take(audio=read_only(audios[k]), latents=read_only(latents[k].cpu().numpy()),
-                              codes=codes[k], provenance=provenance))
+                              codes=codes[k], provenance=provenance,
+                              latent_gain=float(gains[k]) if gains is not None else 1.0))
         return GenerationResult(takes=tuple(takes), timings_s=tuple(sorted(timings.items())))
 
 

@@ -12,6 +12,11 @@ import numpy as np
 
 from engine.tasks import constants as C
 
+# Latent frames decoded beyond the spliced part of a bounded repaint on each side (1.28 s):
+# more than the VAE decoder's receptive field (~±8 frames), so the crop's edge effects fall
+# where the splice weight is 0. Measured in benchmarks/bench_bounded_repaint.py.
+DECODE_MARGIN_FRAMES = 32
+
 
 # (injection_ratio, latent_crossfade_frames, wav_crossfade_sec) by repaint mode (§3.5).
 def repaint_settings(mode: str, strength: float) -> tuple[float, int, float]:
@@ -95,3 +100,12 @@ def splice_waveform(pred: np.ndarray, source: np.ndarray, mask: np.ndarray) -> n
     out = pred.copy()
     out[:, :n] = mask[:n] * pred[:, :n] + (1.0 - mask[:n]) * source[:, :n]
     return out
+
+
+def decode_span(region_frames: tuple[int, int], wav_crossfade_s: float, frames: int,
+                margin: int = DECODE_MARGIN_FRAMES) -> tuple[int, int]:
+    """The latent frames [f0, f1) a bounded decode runs through the VAE: the window, the waveform
+    splice's crossfade after/before it (in whole frames) and `margin` frames each side."""
+    s, e = region_frames
+    fade = -(-int(wav_crossfade_s * C.SAMPLE_RATE) // C.HOP)  # ceil: the ramps lie outside [s, e)
+    return max(0, s - fade - margin - 1), min(frames, e + fade + margin + 1)

@@ -18,6 +18,7 @@ import numpy as np
 from engine.errors import ValidationError
 from engine.lora.spec import LoraSpec, validate_loras
 from engine.tasks import constants as C
+from engine.tasks.source_latents import SourceLatents
 
 AudioInput = str | Path | np.ndarray | None  # a file path, or float32 [channels, frames] at 48 kHz
 _SAMPLE_RATE_RANGE = (1_000, 1_536_000)  # what engine.audio.files accepts for a file
@@ -54,6 +55,11 @@ class GenerationRequest:
     audio_cover_strength: float = 1.0
     cover_noise_strength: float = 0.0
     tracks: tuple[str, ...] = ()  # lego/extract: one name; complete: one or more
+    # Bounded-context editing (engine.studio.regions): the source's latents when they are known
+    # (a generated take's own; no VAE encode then), and decoding only the window plus a margin,
+    # spliced into the source audio (repaint/lego; the rest of the output IS the source).
+    source_latents: SourceLatents | None = field(default=None, compare=False)
+    decode_window_only: bool = False
 
     steps: int | None = None  # None: 8 for turbo, 32 for base/SFT
     guidance_scale: float = 7.0  # ignored (forced to 1) for turbo
@@ -182,6 +188,15 @@ def validate_request(req: GenerationRequest) -> None:
             if not C.REPAINT_WINDOW_RANGE[0] <= length <= C.REPAINT_WINDOW_RANGE[1]:
                 _fail("repaint_end", f"the repaint window must be {C.REPAINT_WINDOW_RANGE[0]:g}–"
                       f"{C.REPAINT_WINDOW_RANGE[1]:g} s long, got {length:g} s")
+    if req.source_latents is not None:
+        if not isinstance(req.source_latents, SourceLatents):
+            _fail("source_latents", f"must be a SourceLatents, got {type(req.source_latents).__name__}")
+        if _is_missing(req.source_audio):
+            _fail("source_latents", "need the source audio they stand for (source_audio)")
+    if not isinstance(req.decode_window_only, bool):
+        _fail("decode_window_only", f"must be true or false, got {req.decode_window_only!r}")
+    if req.decode_window_only and req.task not in ("repaint", "lego"):
+        _fail("decode_window_only", f"only repaint and lego have a window, not {req.task!r}")
     if req.repaint_mode not in ("aggressive", "balanced", "conservative"):
         _fail("repaint_mode", f"must be aggressive, balanced or conservative, got {req.repaint_mode!r}")
     _in_range("repaint_strength", req.repaint_strength, 0.0, 1.0)
@@ -307,6 +322,8 @@ def request_to_dict(req: GenerationRequest) -> dict[str, Any]:
             value = str(value)
         elif f.name == "loras":
             value = [spec.to_dict() for spec in value]
+        elif isinstance(value, SourceLatents):
+            value = value.to_dict()
         elif isinstance(value, tuple):
             value = list(value)
         out[f.name] = value
@@ -320,6 +337,8 @@ def request_from_dict(data: dict[str, Any]) -> GenerationRequest:
     for key, value in data.items():
         if key not in known:
             continue
+        if key == "source_latents":
+            continue  # never in a sidecar: a re-run encodes the source (recipe_of restores them)
         if isinstance(value, dict) and "array" in value:
             raise ValidationError(f"{key}: the sidecar refers to in-memory audio, which cannot be re-read")
         if key in ("tracks", "seeds", "audio_codes", "timesteps") and value is not None:

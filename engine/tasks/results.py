@@ -46,6 +46,9 @@ class Provenance:
     # The runtime options it ran with (offload, quantization, compile, vae_device, dtype); empty
     # when the pipeline was built without them (tests, the conformance kit).
     runtime: tuple[tuple[str, str], ...] = ()
+    # Where the source latents came from: "cached" (given with the request: a take's own
+    # latents, no VAE encode), "encoded" (VAE encode of the source audio), "" (no source).
+    source_latents: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -64,6 +67,7 @@ class Provenance:
             "versions": dict(self.versions),
             "lm_metadata": dict(self.lm_metadata),
             "runtime": dict(self.runtime),
+            "source_latents": self.source_latents,
         }
 
 
@@ -76,6 +80,8 @@ class Take:
         latents: float32 [T, 64] the generated latents (for reuse as source), read-only.
         codes: 5 Hz FSQ codes of the generated latents (empty if the checkpoint lacks a tokenizer).
         provenance: parameters, seed, models, timings.
+        latent_gain: audio = decode(latents) · latent_gain where the model made the audio (the
+            anti-clip and loudness scaling; spliced source audio is the source's own).
     """
 
     audio: np.ndarray
@@ -83,6 +89,7 @@ class Take:
     codes: tuple[int, ...]
     provenance: Provenance
     sample_rate: int = 48_000
+    latent_gain: float = 1.0
 
     @property
     def seed(self) -> int:

@@ -6,7 +6,8 @@
     pipeline = GenerationPipeline(models, family, root, runtime=opts, offloader=offloader)
 
 What each option touches, and why:
-- quantization: the DiT's decoder and condition encoder (nearly all its weights). The audio
+- quantization: the DiT's decoder and condition encoder (nearly all its weights); "int8-dynamic"
+  (weights and activations) the decoder only, see `quantize_dit`. The audio
   tokenizer/detokenizer stay in full precision, so the 5 Hz codes of a take are not moved by
   quantisation noise. The planner LM is quantised where it is loaded (engine.jobs.planning).
 - compile: the decoder only (`nn.Module.compile`, in place); it runs steps x CFG times per take,
@@ -26,9 +27,7 @@ def apply_runtime_options(models, options: RuntimeOptions):
     Returns the StageOffloader the pipeline uses around each stage (a no-op when offload is off).
     """
     dit = models.dit
-    if options.quantization != "none":
-        apply_quantization(dit.transformer, options.quantization)
-        apply_quantization(dit.condition_encoder, options.quantization)
+    quantize_dit(dit, options.quantization)
     maybe_compile(dit.transformer, options.compile)
     offloader = StageOffloader(models.device, enabled=options.offload)
     if options.vae_on_cpu:
@@ -36,3 +35,18 @@ def apply_runtime_options(models, options: RuntimeOptions):
     for module in (dit, models.text.model, models.vae.model):
         offloader.park(module)
     return offloader
+
+
+def quantize_dit(dit, mode: str) -> None:
+    """Quantise the DiT's decoder and (weights-only modes) its condition encoder in place.
+
+    "int8-dynamic" leaves the condition encoder in full precision: it runs once per request, so
+    int8 activations there buy no time, and its rounding error reaches every step through the
+    cross-attention (tiny DiT, one forward: 5.6 % output error with the encoder quantised too,
+    vs ~1.5 % with the decoder alone).
+    """
+    if mode == "none":
+        return
+    apply_quantization(dit.transformer, mode)
+    if mode != "int8-dynamic":
+        apply_quantization(dit.condition_encoder, mode)

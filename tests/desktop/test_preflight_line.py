@@ -128,6 +128,10 @@ def test_status_bar_and_settings_show_the_chosen_options(window, qtbot):
     dialog = SettingsDialog(Settings(quantization="int8"), report.summary(), window)
     qtbot.addWidget(dialog)
     assert dialog.runtime["quantization"].currentData() == "int8"
+    from engine.runtime.options import QUANTIZER_LABELS
+
+    box = dialog.runtime["quantization"]  # the fast path's entry states its measured cost
+    assert box.itemText(box.findData("int8-dynamic")) == QUANTIZER_LABELS["int8-dynamic"]
     dialog.runtime["offload"].setCurrentIndex(dialog.runtime["offload"].findData("on"))
     chosen = dialog.chosen()
     assert (chosen.offload, chosen.quantization, chosen.compile) == ("on", "int8", "auto")

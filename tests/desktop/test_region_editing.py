@@ -134,6 +134,28 @@ def test_a_too_short_repaint_window_says_why_and_runs_nothing(gen_window, qtbot)
     dialog.reject()
 
 
+def test_the_dialogs_context_choice_reaches_the_request(gen_window, qtbot, monkeypatch):
+    """"Listen to: Around the window" with a 2 s context sends the window ± 2 s and a window-only
+    decode; "Whole clip" sends the whole clip (the slider is then off and sends no margin)."""
+    window = gen_window
+    _track(window, "Vox", 20.0, 220.0)
+    _ready(window, qtbot)
+    submitted = []
+    monkeypatch.setattr(window.bridge, "submit", lambda spec: submitted.append(spec) or f"job-{len(submitted)}")
+    for choice in ("bounded", "full"):
+        _select_range(window, 0, 8.0, 12.0)
+        dialog = _right_click_and_choose(window, qtbot, 0, 10.0, "Repaint")
+        assert dialog.context_mode.currentData() == "bounded"  # the default
+        dialog.context_mode.setCurrentIndex(dialog.context_mode.findData(choice))
+        assert dialog.context.isEnabled() == (choice == "bounded")
+        dialog.context.setValue(2)
+        _run(dialog, qtbot)
+    bounded, full = (spec.request for spec in submitted)
+    assert bounded.decode_window_only and abs(bounded.source_audio.shape[1] - 8 * SR) < 1920  # 4 s + 2 x 2 s
+    assert not full.decode_window_only and full.source_audio.shape[1] == 20 * SR
+    window.regions.pending.clear()  # nothing was queued
+
+
 def test_extend_past_the_end_lengthens_the_clip_with_the_chosen_context(gen_window, qtbot):
     window = gen_window
     _, clip_id = _track(window, "Keys", 8.0, 330.0)

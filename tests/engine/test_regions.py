@@ -422,7 +422,7 @@ def test_cli_edit_repaint_runs_inline_and_saves(song, spies, tiny_checkpoints, t
 
     folder = save_project(song, tmp_path / "Song.legato")
     code = main(["edit", "repaint", str(folder), "--clip", "k", "--start", "4", "--end", "7",
-                 "--context", "0.5", "--lyrics", "from the command line", "--seed", "3", "--quiet",
+                 "--context-seconds", "0.5", "--lyrics", "from the command line", "--seed", "3", "--quiet",
                  "--device", "cpu", "--checkpoints", str(tiny_checkpoints)])
     assert code == 0
     out = capsys.readouterr().out
