@@ -45,7 +45,7 @@ class PreflightController(QObject):
             return None
         request, _ = self.generation.build_request()
         folder = Path(model) if Path(model).is_absolute() else Path(self.generation.checkpoints().path) / model
-        return request, folder, self.device_type()
+        return request, folder, self.device_type(), Path(self.generation.checkpoints().path)
 
     @Slot()
     def measure(self) -> str | None:
@@ -56,7 +56,13 @@ class PreflightController(QObject):
         if model is None:
             return None
         settings = self.generation.settings()
-        job = CalibrateJob(request=GenerationRequest(caption="calibration"), checkpoints=self.generation.checkpoints().path,
+        try:  # a thinking request also measures its planner LM
+            current = self.generation.build_request()[0]
+            thinking, lm_model = current.thinking, current.lm_model
+        except LegatoError:
+            thinking, lm_model = False, None
+        job = CalibrateJob(request=GenerationRequest(caption="calibration", thinking=thinking, lm_model=lm_model),
+                           checkpoints=self.generation.checkpoints().path,
                            model=model, device=settings.device or "auto", dtype=settings.dtype or None)
         try:
             self._measure_job = self.bridge.submit(job)

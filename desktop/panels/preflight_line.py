@@ -107,15 +107,20 @@ class PreflightLine(QWidget):
         if given is None:
             self._show("", fits=True)
             return
-        request, folder, device_type = given
+        request, folder, device_type, *root = given  # + the checkpoints root, when known
         found = calibration_for_model(folder, device_type)
         if found is None:
             self._show(self.tr("time and memory not measured on this device yet"), fits=True)
             self.measure.show()
             return
         calib, family = found
+        lm = None
+        if request.effective_thinking:  # the planner's stage, when it was measured (no torch here)
+            from engine.runtime.preflight_lm import lm_calibration_for
+
+            lm = lm_calibration_for(root[0] if root else Path(folder).parent, request.lm_model, device_type)
         try:
-            self.result = predict(request, calib, family)
+            self.result = predict(request, calib, family, lm=lm)
         except LegatoError as exc:
             self._show(str(exc), fits=False)
             return

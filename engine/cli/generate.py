@@ -377,7 +377,14 @@ def _dry_run(request, checkpoints, model, device, dtype, choices=None) -> int:
                                                device=str(picked), runtime=options)
     if stored_calibration(calibration_key(pipe)) is None:
         print(f"measuring {picked} once for {folder.name} (stored in {calibration_path()})...", file=sys.stderr)
-    result = predict(request, load_or_calibrate(pipe), pipe.family)
+    lm = None
+    if request.effective_thinking:  # the planner LM stage: its own calibration (measured once)
+        from engine.runtime.preflight_lm import load_or_calibrate_lm, stored_lm_for
+
+        if stored_lm_for(pipe, request.lm_model) is None:
+            print("measuring the planner LM once (stored with the calibration)...", file=sys.stderr)
+        lm = load_or_calibrate_lm(pipe, request.lm_model)
+    result = predict(request, load_or_calibrate(pipe), pipe.family, lm=lm)
     print(result.line)
     stages = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in result.stage_seconds)
     print(f"  peak {result.peak_bytes / 1024**3:.2f} GB of {result.available_bytes / 1024**3:.1f} GB; {stages}")

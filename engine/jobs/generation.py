@@ -100,7 +100,12 @@ class GenerateJob(JobSpec):
         calib = stored_calibration(calibration_key(pipeline))
         if calib is None:
             return
-        result = predict(self.request, calib, pipeline.family)
+        lm = None
+        if self.request.effective_thinking:  # the planner's weights count too, when measured
+            from engine.runtime.preflight_lm import stored_lm_for
+
+            lm = stored_lm_for(pipeline, self.request.lm_model)
+        result = predict(self.request, calib, pipeline.family, lm=lm)
         if not result.fits:
             raise ValidationError(f"this request will not fit: {result.line} (force it to run anyway)")
 
@@ -162,4 +167,10 @@ class CalibrateJob(GenerateJob):
     def run(self, models: ModelCache, ctx: JobContext):
         from engine.runtime.preflight import load_or_calibrate
 
-        return load_or_calibrate(self.load_pipeline(models, ctx), ctx)
+        pipeline = self.load_pipeline(models, ctx)
+        calib = load_or_calibrate(pipeline, ctx)
+        if self.request.effective_thinking:  # a thinking request also measures its planner LM
+            from engine.runtime.preflight_lm import load_or_calibrate_lm
+
+            load_or_calibrate_lm(pipeline, self.request.lm_model, ctx)
+        return calib

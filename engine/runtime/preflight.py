@@ -4,19 +4,37 @@
     result = predict(request, calib, pipeline.family)
     print(result.line)                          # "fits · about 42 s" / "needs 11 GB, you have 8 GB: ..."
 
-Cost model. A calibration runs the real pipeline twice on this machine (two short lengths, two
-diffusion steps, batch 1) and measures, per stage, seconds and the peak memory above the loaded
-weights. Each stage is fitted as `fixed + per_frame * frames` (latent frames, 25 per second).
-A prediction scales those by the request: diffusion by steps x batch (x2 for classifier-free
-guidance on base/SFT), the VAE decode by batch (items are decoded one at a time, so its memory
-does not scale with batch), the text encoder by batch. Peak memory = weights + the largest stage
-peak. Stored in `engine.settings.data_dir()/preflight_calibration.json`, keyed by device, dtype,
-torch version and the identities of the loaded models, so a new model or device re-measures.
+Cost model. A calibration runs the real pipeline on this machine (two short lengths, two step
+counts, batch 1) and measures, per stage, seconds and the peak memory above the loaded weights.
+Each stage is fitted as `fixed + per_unit * work`, where `work` is what that stage really scales
+with, so a per-call overhead (Python, kernel launches, thread wake-ups: most of a tiny model's
+time) is never multiplied by the batch:
+
+- text encode: the caption is encoded ONCE and its rows repeated per item (encode_prompt), so it
+  is one constant, independent of length and batch.
+- diffusion: per step `fixed + per_unit * rows * attention_frames(frames)`; rows = batch (x2 with
+  classifier-free guidance on base/SFT); `attention_frames` weights each frame by the FLOPs of one
+  DiT token at that length (linear layers + full attention growing with the length + sliding
+  attention up to its window, from the DiT config), so the quadratic part of full attention is in
+  the model instead of being extrapolated linearly. Plus a once-per-run part (condition encoding,
+  sampler set-up) `fixed + per_unit * rows * frames`.
+- VAE decode: items one at a time, each in the VAE's own decode tiles (512 latent frames with a
+  64-frame overlap by default): seconds are summed tile by tile (`fixed + per_frame * tile`), and
+  memory is that of the LARGEST tile plus the decoded audio that accumulates (the tiles bound the
+  activations; extrapolating one window's growth to a 4-minute song over-predicted by 2x).
+- the rest of the call (source/reference set-up, noise, codes of the result): `fixed + per_unit *
+  batch * frames`.
+
+Peak memory = weights + the largest stage peak. Stored in
+`engine.settings.data_dir()/preflight_calibration.json`, keyed by device, dtype, torch version and
+the identities of the loaded models, so a new model or device re-measures. Calibrating on a busy
+machine makes every prediction slow by the same factor: each length runs `CALIBRATION_REPEATS`
+times and the fastest run counts.
 
 Peak memory is measured with `torch.cuda.max_memory_allocated` on CUDA and by sampling the
 process's resident set (/proc/self/statm) every 2 ms on the CPU; without /proc (macOS, Windows)
-the CPU peak is not measured and the prediction says so. The planner LM (thinking) is not part of
-the model: its time is reported as unknown rather than guessed.
+the CPU peak is not measured and the prediction says so. The planner LM (thinking) has its own
+calibration (engine.runtime.preflight_lm); without one its time is reported as unknown.
 """
 
 from __future__ import annotations
@@ -24,9 +42,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import statistics
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,13 +54,29 @@ from engine.errors import ValidationError
 CALIBRATION_FILE = "preflight_calibration.json"
 FRAMES_PER_SECOND = 25  # VAE latent rate
 CALIBRATION_SECONDS = (5.0, 20.0)  # two lengths far enough apart -> fixed + per-frame
-CALIBRATION_REPEATS = 2  # each length runs this often; the fastest run counts (load spikes)
-# Two custom schedules (any family accepts timesteps) of 2 and 4 steps: their difference is the
-# cost of a step, the rest is the once-per-run part of diffusion (condition encoding, setup).
-CALIBRATION_TIMES = ((1.0, 0.5), (1.0, 0.75, 0.5, 0.25))
+# Each length runs this often: the first run meets tensor shapes this process has not seen, the
+# others the same shapes again. A new shape costs extra once (oneDNN builds its conv and matmul
+# primitives per shape, the allocator maps new blocks: on the tiny model the first 30 s run took
+# 3.5 CPU s, the next ones at 30 s 1.5 s, at 31 s again 2.3 s), so the calibration keeps the warm
+# cost (the fastest repeat) and the new-shape extra (first minus warm) apart: a request pays the
+# extra once per distinct shape (its first decode tile of each length, its DiT batch x length),
+# and the warm cost for every tile and item. Calibrating on repeats alone under-predicted new
+# lengths by ~33 %; charging every tile the cold cost over-predicted batches by 50-100 %.
+CALIBRATION_REPEATS = 2
+# A custom 4-step schedule (any family accepts timesteps). Each step is timed on its own from the
+# sampler's per-step progress; the median of the steps after the first is the cost of a step (the
+# first also fills the cross-attention K/V cache), the rest of diffusion is its once-per-run part
+# (condition encoding, set-up). The earlier design, the difference of a 2-step and a 4-step run,
+# was the difference of two noisy totals: on the loaded 2-core machine it came out <= 0 for the
+# tiny model, so every step was predicted free (8-step runs under-predicted by 30-50 %).
+CALIBRATION_TIMES = (1.0, 0.75, 0.5, 0.25)
 DEFAULT_DURATION_S = 30.0
 GB = 1024**3
-STAGES = ("text_encode", "diffusion_run", "diffusion_step", "vae_decode")
+STAGES = ("text_encode", "diffusion_run", "diffusion_step", "vae_decode", "other", "vae_new_shape",
+          "diffusion_new_shape")
+# One latent frame decodes to 1920 stereo float32 samples (48 kHz / 25 Hz): the audio a decode
+# accumulates beyond its tiles' activations.
+AUDIO_BYTES_PER_FRAME = 1920 * 2 * 4
 
 
 @dataclass(frozen=True)
@@ -70,8 +105,18 @@ class Calibration:
     text_encode: StageCost
     diffusion_run: StageCost  # once per run: condition encoding and sampler set-up
     diffusion_step: StageCost
-    vae_decode: StageCost
+    vae_decode: StageCost  # per decode tile: `per_frame` times the tile's frames
     measured_at: float
+    other: StageCost = StageCost(0.0, 0.0, 0.0, 0.0)  # rest of the call, per batch x frames
+    # Seconds a shape not seen before adds, once: per decode tile length, per DiT run.
+    vae_new_shape: StageCost = StageCost(0.0, 0.0, 0.0, 0.0)
+    diffusion_new_shape: StageCost = StageCost(0.0, 0.0, 0.0, 0.0)
+    # Attention FLOPs per token per attended token, relative to one token's linear-layer FLOPs
+    # (from the DiT config; 0 = purely linear), and the DiT's patch size (frames per token).
+    attention_per_token: float = 0.0
+    patch_size: int = 2
+    vae_chunk: int = 512  # the VAE's decode tiling at calibration time (latent frames)
+    vae_overlap: int = 64
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -96,6 +141,7 @@ class PreflightResult:
     lm_unknown: bool
     memory_measured: bool
     line: str
+    lm_tokens: int = 0  # tokens the planner LM is expected to decode (0: no planner or unknown)
 
 
 # -- measuring ----------------------------------------------------------------------------
@@ -181,12 +227,15 @@ class _StageContext:
     def __init__(self, ctx, peak: _PeakMemory) -> None:
         self._ctx = ctx
         self._peak = peak
+        self.step_marks: list[float] = []  # clock at each diffusion progress (before each step, at the end)
 
     def check_cancelled(self) -> None:
         if self._ctx is not None:
             self._ctx.check_cancelled()
 
     def progress(self, stage: str, step: int, total: int, *args, **kwargs) -> None:
+        if stage == "diffusion":
+            self.step_marks.append(time.perf_counter())
         self._peak.set_stage(stage)
         if self._ctx is not None:
             self._ctx.progress(stage, step, total, *args, **kwargs)
@@ -243,7 +292,10 @@ def calibration_key(pipeline) -> str:
     plain = runtime is None or not (runtime.quantization != "none" or runtime.compile or runtime.offload
                                     or runtime.vae_on_cpu)
     options = "" if plain else "|" + ",".join(runtime.variant())
-    return f"{models.device}|{str(models.dtype).replace('torch.', '')}|torch {torch.__version__}|{ids}{options}"
+    # The thread count changes a CPU run's speed (2 threads are not 2x one): measured per count.
+    threads = f"|{torch.get_num_threads()} threads" if models.device.type == "cpu" else ""
+    return (f"{models.device}|{str(models.dtype).replace('torch.', '')}|torch {torch.__version__}|{ids}{options}"
+            f"{threads}")
 
 
 def calibrate(pipeline, ctx=None, *, lengths: tuple[float, float] | None = None,
@@ -254,44 +306,59 @@ def calibrate(pipeline, ctx=None, *, lengths: tuple[float, float] | None = None,
     from engine.tasks.request import GenerationRequest
 
     guidance = 1.0 if pipeline.is_turbo else 7.0
-    samples: dict[str, list[tuple[int, float, float]]] = {name: [] for name in STAGES}
+    attention, patch = attention_profile(pipeline.dit)
+    tiling = _vae_tiling(pipeline)
+    samples: dict[str, list[tuple[float, float, float]]] = {name: [] for name in STAGES}
     measured = True
-    warm = GenerationRequest(caption="calibration", duration=lengths[0], timesteps=CALIBRATION_TIMES[0],
+    warm = GenerationRequest(caption="calibration", duration=max(1.0, lengths[0] / 2), timesteps=CALIBRATION_TIMES,
                              guidance_scale=guidance, seeds=(0,))
-    pipeline(warm, ctx)  # first call pays one-off costs (allocator, kernels); not measured
+    pipeline(warm, ctx)  # the process's one-off costs (first kernels, imports): not measured
     for seconds in lengths:
-        frames = round(seconds * FRAMES_PER_SECOND)
-        best = {"text": math.inf, "vae": math.inf}
-        diffusion = {}
+        frames = request_frames(warm.with_changes(duration=seconds))  # what the runs really generate
+        best = {"text": math.inf, "vae": math.inf, "other": math.inf, "run": math.inf}
+        first: dict[str, float] = {}
+        step_times: list[float] = []
         peaks = {"text": 0, "diffusion": 0, "vae": 0}
-        for times in CALIBRATION_TIMES:
-            req = warm.with_changes(duration=seconds, timesteps=times)
-            steps = len(pipeline.schedule_for(req)) - 1
-            diffusion[steps] = math.inf
-            for _ in range(max(1, repeats)):
-                with _PeakMemory(pipeline.models.device) as text_peak:
-                    t0 = time.perf_counter()
-                    _encode_once(pipeline, req)
-                    best["text"] = min(best["text"], time.perf_counter() - t0)
-                with _PeakMemory(pipeline.models.device) as peak:
-                    result = pipeline(req, _StageContext(ctx, peak))
-                timings = dict(result.timings_s)
-                diffusion[steps] = min(diffusion[steps], timings["diffusion"])
+        for repeat in range(max(1, repeats)):
+            req = warm.with_changes(duration=seconds)
+            with _PeakMemory(pipeline.models.device) as text_peak:
+                t0 = time.perf_counter()
+                _encode_once(pipeline, req)
+                best["text"] = min(best["text"], time.perf_counter() - t0)
+            with _PeakMemory(pipeline.models.device) as peak:
+                stage_ctx = _StageContext(ctx, peak)
+                result = pipeline(req, stage_ctx)
+            timings = dict(result.timings_s)
+            marks = stage_ctx.step_marks  # before step 0 .. before the last step, then the end
+            steps = [b - a for a, b in zip(marks, marks[1:], strict=False)]
+            later = steps[1:] or steps
+            step_times += later
+            run = timings["diffusion"] - len(steps) * statistics.median(later) if later else timings["diffusion"]
+            if repeat == 0:  # new shapes: kept apart from the warm repeats (when there are any)
+                first = {"run": max(0.0, run), "vae": timings["vae_decode"]}
+            if repeat > 0 or repeats == 1:
+                best["run"] = min(best["run"], max(0.0, run))
                 best["vae"] = min(best["vae"], timings["vae_decode"])
-                stage = peak.stage_peaks
-                # Each heavy stage is charged its own peak (the sampler knew which stage ran);
-                # without stage data (no progress seen) the whole run's peak bounds both.
-                peaks = {"text": max(peaks["text"], text_peak.peak),
-                         "diffusion": max(peaks["diffusion"], stage.get("diffusion", peak.peak)),
-                         "vae": max(peaks["vae"], stage.get("vae decode", peak.peak))}
-                measured = measured and peak.measured
-        (few, d_few), (many, d_many) = sorted(diffusion.items())
-        per_step = max(0.0, (d_many - d_few) / (many - few))
+            rest = timings["total"] - timings["text_encode"] - timings["diffusion"] - timings["vae_decode"]
+            best["other"] = min(best["other"], max(0.0, rest))
+            stage = peak.stage_peaks
+            # Each heavy stage is charged its own peak (the sampler knew which stage ran);
+            # without stage data (no progress seen) the whole run's peak bounds both.
+            peaks = {"text": max(peaks["text"], text_peak.peak),
+                     "diffusion": max(peaks["diffusion"], stage.get("diffusion", peak.peak)),
+                     "vae": max(peaks["vae"], stage.get("vae decode", peak.peak))}
+            measured = measured and peak.measured
+        per_step = statistics.median(step_times) if step_times else 0.0
         # Text encoding depends on the caption and lyrics, not on the length: one constant.
         samples["text_encode"].append((frames, best["text"], peaks["text"]))
-        samples["diffusion_run"].append((frames, max(0.0, d_few - few * per_step), 0.0))
-        samples["diffusion_step"].append((frames, per_step, peaks["diffusion"]))
+        samples["diffusion_run"].append((frames, best["run"], 0.0))
+        # A step's cost is fitted against attention-weighted frames (see attention_frames).
+        samples["diffusion_step"].append((attention_frames(frames, attention, patch), per_step, peaks["diffusion"]))
+        # Calibration lengths stay within one decode tile, so this fits one tile's cost.
         samples["vae_decode"].append((frames, best["vae"], peaks["vae"]))
+        samples["other"].append((frames, best["other"], 0.0))
+        samples["vae_new_shape"].append((frames, max(0.0, first["vae"] - best["vae"]), 0.0))
+        samples["diffusion_new_shape"].append((frames, max(0.0, first["run"] - best["run"]), 0.0))
     fitted = {name: _fit(points) for name, points in samples.items()}
     text = samples["text_encode"]
     fitted["text_encode"] = StageCost(sum(p[1] for p in text) / len(text), 0.0,
@@ -303,8 +370,56 @@ def calibrate(pipeline, ctx=None, *, lengths: tuple[float, float] | None = None,
         cfg_calibrated=guidance > 1.0,
         memory_measured=measured,
         measured_at=time.time(),
+        attention_per_token=attention,
+        patch_size=patch,
+        vae_chunk=tiling[0],
+        vae_overlap=tiling[1],
         **fitted,
     )
+
+
+def attention_profile(dit) -> tuple[float, int]:
+    """(attention FLOPs per token per attended token / linear FLOPs per token, patch size).
+
+    Per DiT layer and latent token: self-attention projections (q, o: H*hd x d; k, v: KV*hd x d),
+    cross-attention q and o (its K/V are computed once per run: dit_cross_cache), and the gated
+    MLP (3 x d x I), 2 FLOPs per multiply-add; attention itself is 4*H*hd FLOPs per token pair
+    (QK^T and AV). Sliding-window layers count as dense: their window is a mask on a full
+    attention (diffusers' dense mask), which costs the same T^2 except with flash-attention.
+    A DiT without a readable config is treated as purely linear.
+    """
+    cfg = getattr(dit, "config", None)
+    try:
+        d, heads, kv = int(cfg.hidden_size), int(cfg.num_attention_heads), int(cfg.num_key_value_heads)
+        hd, inner, patch = int(cfg.head_dim), int(cfg.intermediate_size), int(cfg.patch_size)
+    except (AttributeError, TypeError, ValueError):
+        return 0.0, 2
+    linear = 2 * (2 * d * heads * hd + 2 * d * kv * hd) + 2 * (2 * d * heads * hd) + 2 * 3 * d * inner
+    return (4 * heads * hd) / linear, max(1, patch)
+
+
+def attention_frames(frames: float, attention_per_token: float, patch: int) -> float:
+    """Frames weighted by what one DiT step costs per frame at this length: a token's linear
+    work plus attention over all `frames / patch` tokens (the quadratic part)."""
+    tokens = math.ceil(frames / max(1, patch))
+    return frames * (1.0 + attention_per_token * tokens)
+
+
+def decode_tiles(frames: int, chunk: int, overlap: int) -> list[int]:
+    """Frames of each window the VAE decodes for one item (mirrors AudioVAE._decode_tiled:
+    stride chunk - 2*overlap, each core widened by the overlap on both sides)."""
+    if frames <= chunk or chunk - 2 * overlap <= 0:
+        return [frames]
+    stride = chunk - 2 * overlap
+    return [min(frames, min(core + stride, frames) + overlap) - max(0, core - overlap)
+            for core in range(0, frames, stride)]
+
+
+def _vae_tiling(pipeline) -> tuple[int, int]:
+    from engine.models.vae import default_decode_tiling
+
+    tiling = default_decode_tiling(pipeline.models.device).normalised()
+    return tiling.chunk, tiling.overlap
 
 
 def _encode_once(pipeline, req) -> None:
@@ -313,7 +428,7 @@ def _encode_once(pipeline, req) -> None:
     pipeline.encode_prompt(plan_task(req, None), 1)
 
 
-def _fit(points: list[tuple[int, float, float]]) -> StageCost:
+def _fit(points: list[tuple[float, float, float]]) -> StageCost:
     (f1, s1, b1), (f2, s2, b2) = points[0], points[-1]
     span = max(f2 - f1, 1)
     per_s = max(0.0, (s2 - s1) / span)
@@ -429,9 +544,12 @@ def available_bytes(device) -> int:
 
 
 def request_frames(req) -> int:
-    """Latent frames the request will generate (duration or codes; 30 s when neither is given)."""
+    """Latent frames the request will generate (duration or codes; 30 s when neither is given),
+    as plan_task counts them: whole frames of the samples, never fewer than MIN_FRAMES (5.12 s)."""
+    from engine.tasks import constants as C
+
     if req.audio_codes:
-        return 5 * len(req.audio_codes)
+        return max(C.MIN_FRAMES, 5 * len(req.audio_codes))
     duration = req.duration
     if duration is None and isinstance(req.source_audio, str | Path) and req.source_audio:
         try:
@@ -440,7 +558,7 @@ def request_frames(req) -> int:
             duration = soundfile.info(str(req.source_audio)).duration
         except (RuntimeError, OSError):
             duration = None
-    return max(1, math.ceil((duration or DEFAULT_DURATION_S) * FRAMES_PER_SECOND))
+    return max(C.MIN_FRAMES, int((duration or DEFAULT_DURATION_S) * C.SAMPLE_RATE) // C.HOP)
 
 
 def _steps(req, family: str) -> int:
@@ -451,49 +569,96 @@ def _steps(req, family: str) -> int:
 
 def _needs(req, calib: Calibration, family: str, frames: int, batch: int) -> tuple[float, dict[str, float]]:
     cfg = family != "turbo" and req.guidance_scale > 1.0
-    width = batch * (2 if cfg else 1) / (2 if calib.cfg_calibrated else 1)
+    # Rows through the DiT relative to the calibration's (which ran with guidance on base/SFT).
+    rows = batch * (2 if cfg else 1) / (2 if calib.cfg_calibrated else 1)
     steps = _steps(req, family)
+    run, step, vae = calib.diffusion_run, calib.diffusion_step, calib.vae_decode
+    work = attention_frames(frames, calib.attention_per_token, calib.patch_size)
+    tiles = decode_tiles(frames, calib.vae_chunk, calib.vae_overlap)
     stages = {
-        "text encode": calib.text_encode.seconds(frames) * batch,
-        "diffusion": (calib.diffusion_run.seconds(frames) + calib.diffusion_step.seconds(frames) * steps) * width,
-        "vae decode": calib.vae_decode.seconds(frames) * batch,
+        "text encode": calib.text_encode.fixed_s,  # once per call, rows repeated per item
+        # A request's DiT shapes (rows x frames) are taken as new: one new-shape extra per run.
+        "diffusion": run.fixed_s + run.per_frame_s * rows * frames + calib.diffusion_new_shape.seconds(frames)
+        + steps * (step.fixed_s + step.per_frame_s * rows * work),
+        # One item at a time, tile by tile; each distinct tile length is new once (first item).
+        "vae decode": batch * sum(vae.seconds(t) for t in tiles)
+        + sum(calib.vae_new_shape.seconds(t) for t in set(tiles)),
+        "other": calib.other.fixed_s + calib.other.per_frame_s * batch * frames,
     }
+    largest = max(tiles)
+    # Decode: one tile's activations at a time, plus the audio: this item's pieces and their
+    # concatenation beyond the tile (2 copies), and the finished items' audio kept for the takes.
+    vae_peak = vae.bytes(largest) + AUDIO_BYTES_PER_FRAME * (2 * (frames - largest) + (batch - 1) * frames)
     peak = calib.weights_bytes + max(
-        calib.text_encode.bytes(frames) * batch,
-        calib.diffusion_step.bytes(frames) * width,
-        calib.vae_decode.bytes(frames),  # one item at a time
+        calib.text_encode.fixed_bytes,
+        step.fixed_bytes + step.per_frame_bytes * rows * work,
+        vae_peak,
     )
     return peak, stages
 
 
+def _needs_all(req, calib: Calibration, family: str, frames: int, batch: int, lm=None,
+               lm_loaded: bool = False) -> tuple[float, dict[str, float], int]:
+    """(peak bytes, seconds per stage, LM tokens) of the whole request, the planner included."""
+    if not getattr(req, "effective_thinking", False):
+        peak, stages = _needs(req, calib, family, frames, batch)
+        return peak, stages, 0
+    # Thinking: the DiT renders each planned item on its own (batch 1, _generate_with_planner),
+    # text encode included: the first item meets new shapes, the others the same shapes warm.
+    peak, first = _needs(req, calib, family, frames, 1)
+    none = StageCost(0.0, 0.0, 0.0, 0.0)
+    _, again = _needs(req, replace(calib, vae_new_shape=none, diffusion_new_shape=none), family, frames, 1)
+    stages = {name: first[name] + (batch - 1) * again[name] for name in first}
+    if lm is None:
+        return peak, stages, 0
+    from engine.runtime.preflight_lm import lm_needs
+
+    need = lm_needs(req, lm, frames, batch, loaded=lm_loaded)
+    lm_stages = {"planner LM load": need.load_s} if need.load_s else {}
+    lm_stages["planner LM"] = need.seconds - need.load_s
+    # The LM stays loaded while the DiT renders (no offload between them on the CPU): both sets
+    # of weights are resident, plus whichever stage peaks higher above them.
+    dit_stage, lm_stage = peak - calib.weights_bytes, need.peak_bytes - lm.weights_bytes
+    peak = calib.weights_bytes + lm.weights_bytes + max(dit_stage, lm_stage)
+    return peak, {**lm_stages, **stages}, need.tokens
+
+
 def predict(req, calib: Calibration, family: str, available: int | None = None, *,
-            offload_possible: bool | None = None) -> PreflightResult:
-    """Peak memory and seconds for `req` from a calibration (no model is run)."""
+            offload_possible: bool | None = None, lm=None, lm_loaded: bool = False) -> PreflightResult:
+    """Peak memory and seconds for `req` from a calibration (no model is run).
+
+    `lm`: the planner's LMCalibration (engine.runtime.preflight_lm) for a request that thinks;
+    without one the LM's time is reported as unknown. `lm_loaded`: the LM is already in memory
+    (no load time)."""
     if family not in ("turbo", "base", "sft"):
         raise ValidationError(f"family must be turbo, base or sft, got {family!r}")
     if available is None:
         available = available_bytes(calib.device)
     frames = request_frames(req)
     batch = max(1, req.batch_size)
-    peak, stages = _needs(req, calib, family, frames, batch)
+    peak, stages, lm_tokens = _needs_all(req, calib, family, frames, batch, lm, lm_loaded)
     seconds = sum(stages.values())
     fits = peak <= available
-    lm = bool(getattr(req, "effective_thinking", False))
+    thinking = bool(getattr(req, "effective_thinking", False))
+    lm_unknown = thinking and lm is None
     suggestions: list[str] = []
     if not fits:
         for b in range(batch - 1, 0, -1):
-            if _needs(req, calib, family, frames, b)[0] <= available:
+            if _needs_all(req, calib, family, frames, b, lm, lm_loaded)[0] <= available:
                 suggestions.append(f"batch {b}")
                 break
         for secs in (240, 180, 120, 60, 30, 10):  # each suggestion is an alternative on its own
             f = secs * FRAMES_PER_SECOND
-            if f < frames and _needs(req, calib, family, f, batch)[0] <= available:
+            if f < frames and _needs_all(req, calib, family, f, batch, lm, lm_loaded)[0] <= available:
                 suggestions.append(f"{secs} s")
                 break
         if offload_possible if offload_possible is not None else calib.device.startswith("cuda"):
             suggestions.append("offload")
     if fits:
-        line = f"fits · about {_human_seconds(seconds)}" + (" + planner LM" if lm else "")
+        line = f"fits · about {_human_seconds(seconds)}" + (" + planner LM" if lm_unknown else "")
+        if thinking and not lm_unknown:
+            planner = sum(v for k, v in stages.items() if k.startswith("planner LM"))
+            line += f" (planner LM {_human_seconds(planner)}, ~{lm_tokens} tokens)"
     else:
         line = f"needs {_gb(peak)}, you have {_gb(available)}"
         if suggestions:
@@ -502,8 +667,8 @@ def predict(req, calib: Calibration, family: str, available: int | None = None, 
         line += " (memory not measured on this system)"
     return PreflightResult(
         fits=fits, peak_bytes=int(peak), available_bytes=int(available), seconds=seconds,
-        stage_seconds=tuple(stages.items()), suggestions=tuple(suggestions), lm_unknown=lm,
-        memory_measured=calib.memory_measured, line=line,
+        stage_seconds=tuple(stages.items()), suggestions=tuple(suggestions), lm_unknown=lm_unknown,
+        memory_measured=calib.memory_measured, line=line, lm_tokens=lm_tokens,
     )
 
 
@@ -521,5 +686,12 @@ def _human_seconds(s: float) -> str:
 
 
 def preflight(req, pipeline, ctx=None, available: int | None = None) -> PreflightResult:
-    """`predict` with this pipeline's stored (or freshly measured) calibration."""
-    return predict(req, load_or_calibrate(pipeline, ctx), pipeline.family, available)
+    """`predict` with this pipeline's stored (or freshly measured) calibrations, the planner
+    LM's too when the request thinks."""
+    lm, loaded = None, False
+    if getattr(req, "effective_thinking", False):
+        from engine.runtime.preflight_lm import load_or_calibrate_lm
+
+        lm = load_or_calibrate_lm(pipeline, req.lm_model, ctx)
+        loaded = getattr(pipeline, "_planner", None) is not None and pipeline._planner_name == req.lm_model
+    return predict(req, load_or_calibrate(pipeline, ctx), pipeline.family, available, lm=lm, lm_loaded=loaded)

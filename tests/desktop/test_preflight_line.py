@@ -54,11 +54,29 @@ def test_the_line_predicts_and_follows_the_form(panel_window, tiny_checkpoints, 
     line.refresh()
     first = line.text()
     assert first.startswith("fits · about ") and not line.measure.isVisibleTo(window)
-    # 8 steps x (0.1 + 0.01 x 750) + 0.5 + 0.1 + 0.02 x 750 = 76.4 s for 30 s
-    assert line.result.seconds == pytest.approx(76.4, rel=1e-3)
+    # 8 steps x (0.1 + 0.01 x 750) + 0.5 + the decode tiles (0.1 + 0.02 x frames each) for 30 s
+    vae = lambda frames: sum(0.1 + 0.02 * t for t in pf.decode_tiles(frames, 512, 64))  # noqa: E731
+    assert line.result.seconds == pytest.approx(8 * (0.1 + 7.5) + 0.5 + vae(750), rel=1e-3)
     window.create_panel.duration.setText("60")  # typing re-predicts after the debounce
     qtbot.waitUntil(lambda: line.text() != first, timeout=3000)
-    assert line.result.seconds == pytest.approx(8 * (0.1 + 15) + 0.5 + 0.1 + 30, rel=1e-3)
+    assert line.result.seconds == pytest.approx(8 * (0.1 + 15) + 0.5 + vae(1500), rel=1e-3)
+
+
+def test_a_thinking_request_shows_the_planner_stage_once_measured(panel_window, tiny_checkpoints, qtbot):
+    from engine.runtime import preflight_lm as pl
+
+    window, line = panel_window, panel_window.create_panel.preflight
+    _store(window, tiny_checkpoints, _calib())
+    window.create_panel.advanced.thinking.setChecked(True)
+    line.refresh()
+    assert line.text().endswith(" + planner LM")  # not measured yet: said, not guessed
+    lm = pl.LMCalibration(key="lm", device="cpu", weights_bytes=GB, load_s=2.0, call_s=0.1, per_token_s=0.02,
+                          phase1_tokens=100, fixed_bytes=0.0, per_token_bytes=0.0, memory_measured=True,
+                          measured_at=0.0)
+    named = window.generation.build_request()[0].lm_model  # the LM the request names (None: the default)
+    pl.save_lm_calibration(lm, pl.lm_alias(tiny_checkpoints, named, "cpu"))
+    line.refresh()
+    assert "planner LM" in line.text() and "~251 tokens" in line.text()  # 100 + 30 s x 5 codes + end
 
 
 def test_a_request_that_cannot_fit_asks_before_it_runs(panel_window, tiny_checkpoints, qtbot, monkeypatch):

@@ -91,3 +91,26 @@ def test_duplicate_and_garbage_files(tmp_path):
     junk.write_text("{not json")
     with pytest.raises(CheckpointError, match="not readable JSON"):
         load_catalogue(junk)
+
+
+@pytest.mark.parametrize("vram_gb, expected_lm", [
+    (4, None), (6, None), (8, "acestep-5Hz-lm-0.6B"), (12, "acestep-5Hz-lm-0.6B"), (16, "acestep-5Hz-lm-1.7B"),
+    (20, "acestep-5Hz-lm-1.7B"), (24, "acestep-5Hz-lm-1.7B"), (80, "acestep-5Hz-lm-4B"),
+])
+def test_default_set_picks_the_planner_lm_of_each_memory_tier(vram_gb, expected_lm):
+    """Every tier's recommended planner (0.6B / 1.7B / 4B, upstream_lm_tools.md §7) names a
+    catalogue LM, and the default set is the main bundle plus exactly that one."""
+    from engine.runtime.memory_tier import tier_for_vram
+
+    cat = load_catalogue()
+    tier = tier_for_vram(vram_gb)
+    chosen = default_set_for(cat, tier.recommended_lm, tier.init_lm)
+    lms = [e.name for e in chosen if e.kind == "lm"]
+    assert lms == ([expected_lm] if expected_lm else [])
+    assert {"acestep-v15-turbo", "vae", "Qwen3-Embedding-0.6B"} <= {e.name for e in chosen}
+    for variant in tier.lms:  # every LM the tier allows is in the catalogue, smaller tiers' first
+        assert [e for e in cat.of_kind("lm") if e.variant == variant]
+    if expected_lm:  # the recommended planner is one the tier allows, and fits beside the DiT
+        assert tier.recommended_lm in tier.lms
+        lm = cat.get(expected_lm)
+        assert lm.memory_bytes < vram_gb * 1024**3

@@ -123,3 +123,22 @@ def test_offline_mode_and_unknown_repo_are_clear_errors(hub, tmp_path, monkeypat
     monkeypatch.setattr(hub_constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(CheckpointError, match="HF_HUB_OFFLINE"):
         dl.download_models(["vae"], tmp_path)
+
+
+def test_download_asks_for_the_pinned_commit_and_records_the_one_served(hub, tmp_path):
+    """The catalogue pins a commit per repo; the folder's manifest records the commit the hub
+    actually served (what a later verify compares against), and the bytes are fetched at it."""
+    import json
+    import re
+
+    from engine.models.catalogue import load_catalogue
+    from tests.hub_standin import COMMIT
+
+    entry = next(e for e in load_catalogue().entries if e.name == "vae")
+    assert re.fullmatch(r"[0-9a-f]{40}", entry.revision)  # a commit hash, not a moving branch
+    dl.download_models(["vae"], tmp_path)
+    asked = [p for m, p, _ in hub.requests if m == "HEAD"]
+    assert asked and f"/resolve/{entry.revision}/" in asked[0]  # the pin resolves to a commit ...
+    fetched = [p for m, p, _ in hub.requests if m == "GET" and "/resolve/" in p]
+    assert fetched and all(f"/resolve/{COMMIT}/" in p for p in fetched)  # ... that every byte comes from
+    assert json.loads((tmp_path / "vae" / dl.MANIFEST).read_text())["commit"] == COMMIT
