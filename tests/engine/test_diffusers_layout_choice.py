@@ -39,4 +39,7 @@ def test_from_checkpoints_runs_a_diffusers_layout_dit(diffusers_tree, tiny_check
     assert pipe.family == "turbo"
     ours = pipe(req).takes[0].latents
     original = GenerationPipeline.from_checkpoints(tiny_checkpoints, model="acestep-v15-turbo")(req).takes[0].latents
-    np.testing.assert_array_equal(ours, original)  # the same weights give the same take
+    # The same weights give the same take, up to float rounding: diffusers' loader places the
+    # weights at other memory alignments, so the SIMD kernels split their reductions differently
+    # (measured: 7e-7 at most on the 8-channel tiny DiT; the state dicts are equal).
+    np.testing.assert_allclose(ours, original, rtol=0, atol=1e-5)

@@ -16,8 +16,9 @@ def dit(tiny_checkpoints):
 def _inputs(dit, seed: int, batch: int = 2, frames: int = 24, cond_len: int = 10):
     g = torch.Generator().manual_seed(seed)
     width = dit.condition_encoder.null_condition_emb.shape[-1]
-    return (torch.randn(batch, frames, 64, generator=g), torch.randn(batch, frames, 128, generator=g),
-            torch.randn(batch, cond_len, width, generator=g))  # x [B,T,64], ctx [B,T,128], states [B,L,He]
+    c = dit.latent_channels
+    return (torch.randn(batch, frames, c, generator=g), torch.randn(batch, frames, 2 * c, generator=g),
+            torch.randn(batch, cond_len, width, generator=g))  # x [B,T,C], ctx [B,T,2C], states [B,L,He]
 
 
 def test_reuse_is_bit_identical_to_the_stock_path_and_really_hits(dit):

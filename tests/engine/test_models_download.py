@@ -7,6 +7,8 @@ resumed from its .part file, a corrupt file caught by its hash, a full disk, and
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from engine.errors import Cancelled, CheckpointError
@@ -49,7 +51,9 @@ def test_download_fetches_checked_files_and_reports_progress(hub, tiny_checkpoin
     mid = [r for r in reports if r.file == "model.safetensors" and 0 < r.file_done < r.file_total]
     assert mid, "expected reports in the middle of a file"
     assert all(r.rate_bps > 0 and r.eta_s is not None for r in mid)
-    assert "of 3.2 MB | total" in mid[0].line() and "/s, " in mid[0].line() and "left" in mid[0].line()
+    size = (tiny_checkpoints / mid[0].model / "model.safetensors").stat().st_size  # the tiny DiT's weights
+    assert re.fullmatch(r"\d+\.\d MB", dl.format_bytes(size)), dl.format_bytes(size)
+    assert f"of {dl.format_bytes(size)} | total" in mid[0].line() and "/s, " in mid[0].line() and "left" in mid[0].line()
 
     again = dl.download_models(MAIN_SET, tmp_path)
     assert again.bytes_transferred == 0 and again.files_fetched == 0 and again.files_already_there > 0

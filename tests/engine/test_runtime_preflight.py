@@ -118,14 +118,20 @@ def tiny_pipeline(tiny_checkpoints):
 
 
 @pytest.fixture(scope="module")
-def stored(tiny_pipeline):
-    """One real calibration of the tiny pipeline, stored where the app and the CLI look for it."""
-    # Users get two repeats at 5 s and 20 s; on the shared 2-core test machine that is a minute.
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(pf, "CALIBRATION_SECONDS", (1.0, 4.0))
-        patch.setattr(pf, "CALIBRATION_REPEATS", 1)
-        assert pf.stored_calibration(pf.calibration_key(tiny_pipeline)) is None
-        return pf.load_or_calibrate(tiny_pipeline)
+def stored(tiny_pipeline, tmp_path_factory):
+    """One real calibration of the tiny pipeline, stored where the app and the CLI look for it.
+
+    In a data folder of this module's own: other tests (the planner-LM preflight's dry run)
+    calibrate the same tiny tree into the session's shared one, and this must see a fresh one."""
+    with pytest.MonkeyPatch.context() as data:
+        data.setenv("LEGATO_DATA_DIR", str(tmp_path_factory.mktemp("preflight-data")))
+        # Users get two repeats at 5 s and 20 s; on the shared 2-core test machine that is a minute.
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(pf, "CALIBRATION_SECONDS", (1.0, 4.0))
+            patch.setattr(pf, "CALIBRATION_REPEATS", 1)
+            assert pf.stored_calibration(pf.calibration_key(tiny_pipeline)) is None
+            calibration = pf.load_or_calibrate(tiny_pipeline)
+        yield calibration
 
 
 @pytest.mark.slow  # real (tiny) pipeline runs on the CPU
