@@ -654,6 +654,9 @@ def predict(req, calib: Calibration, family: str, available: int | None = None, 
                 break
         if offload_possible if offload_possible is not None else calib.device.startswith("cuda"):
             suggestions.append("offload")
+        elif not suggestions and calib.weights_bytes > available:
+            # The weights alone do not fit: no batch or length can help, only other weights.
+            suggestions.append("a smaller model")
     if fits:
         line = f"fits · about {_human_seconds(seconds)}" + (" + planner LM" if lm_unknown else "")
         if thinking and not lm_unknown:

@@ -105,6 +105,15 @@ def test_fits_line_and_the_advice_when_it_does_not():
             assert pf.predict(_req(duration=float(suggestion[:-2]), batch_size=4), c, "turbo", 8 * GB).fits
 
 
+def test_weights_too_big_for_any_batch_or_length_suggest_a_smaller_model():
+    c = _calib(weights_bytes=10 * GB)
+    cpu = pf.predict(_req(duration=30), c, "turbo", 8 * GB, offload_possible=False)
+    assert not cpu.fits and cpu.suggestions == ("a smaller model",)
+    assert cpu.line.startswith("needs ") and cpu.line.endswith(": try a smaller model")
+    gpu = pf.predict(_req(duration=30), c, "turbo", 8 * GB, offload_possible=True)
+    assert gpu.suggestions == ("offload",)  # offload moves the idle models out: that can help
+
+
 def test_unknown_family_is_a_clear_error():
     with pytest.raises(Exception, match="family"):
         pf.predict(_req(), _calib(), "xl", GB)
