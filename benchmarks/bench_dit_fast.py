@@ -7,6 +7,8 @@ shared and absolute times drift with its load: read the ratios):
             residual stream vs ours (token-major): the share of matmuls, attention and elementwise
             work (norms, AdaLN, RoPE, SwiGLU), mm vs bmm calls, FLOPs and GFLOP/s
   loop      the 8-step loop, stock vs token-major residual stream (engine/models/dit_layout.py)
+  before-after  (not in the default set) the 8-step loop as before issue 17 (K/V recomputed every
+            step, channel-major stream) vs now (K/V reused, token-major), interleaved
   compile   eager vs `nn.Module.compile()` (inductor, CPU, fp32) of the decoder: first-call
             compile time, steady per-forward time, recompiles across steps and a new length
   int8      fp32 vs "int8-dynamic" (engine/runtime/int8_dynamic.py) per forward, and torchao's
@@ -83,12 +85,15 @@ def _flops(fn) -> float:
     return float(counter.get_total_flops())
 
 
-def _loop(dit, x, ctx, enc, steps: int):
-    """The turbo ODE loop (engine.sampling's Euler step), one forward per step, K/V reused."""
+def _loop(dit, x, ctx, enc, steps: int, reuse_kv: bool = True):
+    """The turbo ODE loop (engine.sampling's Euler step), one forward per step, K/V reused
+    (`reuse_kv=False`: recomputed every step, as before issue 17)."""
+    import contextlib
+
     import torch
 
     schedule = [1.0 - i / steps for i in range(steps + 1)]
-    with torch.no_grad(), dit.cross_attention_scope():
+    with torch.no_grad(), dit.cross_attention_scope() if reuse_kv else contextlib.nullcontext():
         for t, t_next in zip(schedule[:-1], schedule[1:], strict=True):
             v = dit.denoise(x, t, t, ctx, enc)
             x = x + (t_next - t) * v
@@ -177,6 +182,29 @@ def bench_loop(args) -> None:
     print(f"{args.steps}-step loop, {args.layers} layers, {args.frames} frames: stock layout {s:.1f} s, "
           f"token-major {o:.1f} s, ratio {o / s:.3f} (runs {[round(v, 1) for v in rows['stock']]} vs "
           f"{[round(v, 1) for v in rows['ours']]}); max |diff| {float((outs['ours'] - outs['stock']).abs().max()):.1e}")
+
+
+def bench_before_after(args) -> None:
+    """The whole DiT side of issue 17 in one interleaved run: the `--steps`-step loop as it was
+    (K/V recomputed every step, diffusers' channel-major stream) vs now (K/V reused, token-major)."""
+    from engine.models.dit_layout import install_token_major_stream
+
+    dit = build_dit(args.layers)
+    x, ctx, enc = _inputs(args.frames, args.cond)
+    rows, outs = {"before": [], "after": []}, {}
+    for _ in range(args.repeats):
+        for variant in rows:
+            dit.token_major_hook.remove()
+            if variant == "after":
+                dit.token_major_hook = install_token_major_stream(dit.transformer)
+            t = time.perf_counter()
+            outs[variant] = _loop(dit, x, ctx, enc, args.steps, reuse_kv=variant == "after")
+            rows[variant].append(time.perf_counter() - t)
+    b, a = statistics.median(rows["before"]), statistics.median(rows["after"])
+    print(f"{args.steps}-step loop, {args.layers} layers, {args.frames} frames, {args.cond} cond rows: before "
+          f"(K/V recomputed, channel-major) {b:.1f} s, after (K/V reused, token-major) {a:.1f} s, ratio "
+          f"{a / b:.3f} (runs {[round(v, 1) for v in rows['before']]} vs {[round(v, 1) for v in rows['after']]}); "
+          f"max |diff| {float((outs['after'] - outs['before']).abs().max()):.1e}")
 
 
 # --- compile ------------------------------------------------------------------------------------
@@ -353,7 +381,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     print(f"load average at start: {_load_avg()} (2 cores, shared); CPU capability "
           f"{torch.backends.cpu.get_cpu_capability()}, {args.threads} threads")
-    parts = {"profile": bench_profile, "loop": bench_loop, "compile": bench_compile, "int8": bench_int8, "tiny": bench_tiny}
+    parts = {"profile": bench_profile, "loop": bench_loop, "before-after": bench_before_after, "compile": bench_compile, "int8": bench_int8, "tiny": bench_tiny}
     for name in args.parts.split(","):
         parts[name.strip()](args)
         print(f"  load average now: {_load_avg()}")
