@@ -42,6 +42,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
+from bench_generate import count_flops, real_vae_model  # noqa: E402
 
 SR, HOP = 48_000, 1920
 SONG_S, WINDOW_S = 240.0, 10.0
@@ -110,14 +111,6 @@ def _forward(dit, frames: int, cond_len: int, device: str = "cpu"):
     return run
 
 
-def _flops(fn) -> float:
-    from torch.utils.flop_counter import FlopCounterMode
-
-    with FlopCounterMode(display=False) as counter:
-        fn()
-    return float(counter.get_total_flops())
-
-
 # --- flops --------------------------------------------------------------------------------------
 
 def bench_flops(args) -> dict[str, float]:
@@ -129,12 +122,12 @@ def bench_flops(args) -> dict[str, float]:
 
     full, bounded, decoded = _frames(args)
     dit = _dit(24, "meta")
-    f_full = _flops(_forward(dit, full, args.cond, "meta"))
-    f_bnd = _flops(_forward(dit, bounded, args.cond, "meta"))
+    f_full = count_flops(_forward(dit, full, args.cond, "meta"))
+    f_bnd = count_flops(_forward(dit, bounded, args.cond, "meta"))
     with parameters_on_meta():
         vae = AutoencoderOobleck(**REAL_VAE_CONFIG).eval()
     with torch.no_grad():
-        per_frame = _flops(lambda: vae.decode(torch.zeros(1, 64, 100, device="meta"))) / 100
+        per_frame = count_flops(lambda: vae.decode(torch.zeros(1, 64, 100, device="meta"))) / 100
     v_full, v_bnd = per_frame * _full_decode_frames(full), per_frame * decoded
     steps = 8
     total_full, total_bnd = steps * f_full + v_full, steps * f_bnd + v_bnd
@@ -176,18 +169,11 @@ def bench_dit(args) -> dict[str, float]:
 
 def bench_vae(args) -> dict[str, float]:
     import torch
-    from bench_generate import REAL_VAE_CONFIG, random_fill
-    from diffusers import AutoencoderOobleck
 
-    from engine.models.empty_init import parameters_on_meta
     from engine.models.vae import AudioVAE, default_decode_tiling
 
     full, _, decoded = _frames(args)
-    with parameters_on_meta():
-        model = AutoencoderOobleck(**REAL_VAE_CONFIG)
-    torch.manual_seed(0)
-    random_fill(model, torch.float32, "cpu")
-    vae = AudioVAE(model.eval())
+    vae = AudioVAE(real_vae_model(seed=0))
     tile = default_decode_tiling(torch.device("cpu")).normalised().chunk
     g = torch.Generator().manual_seed(2)
     z_tile, z_bnd = torch.randn(1, tile, 64, generator=g), torch.randn(1, decoded, 64, generator=g)

@@ -38,6 +38,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_generate import count_flops  # noqa: E402
 
 
 def _load_avg() -> str:
@@ -75,14 +76,6 @@ def _inputs(frames: int, cond: int, batch: int = 1, seed: int = 1):
     ctx = torch.randn(batch, frames, 128, generator=g)  # [B, T, 128]
     enc = torch.randn(batch, cond, 2048, generator=g)  # [B, L, He]
     return x, ctx, enc
-
-
-def _flops(fn) -> float:
-    from torch.utils.flop_counter import FlopCounterMode
-
-    with FlopCounterMode(display=False) as counter:
-        fn()
-    return float(counter.get_total_flops())
 
 
 def _loop(dit, x, ctx, enc, steps: int, reuse_kv: bool = True):
@@ -134,7 +127,7 @@ def bench_profile(args) -> None:
 
     with torch.no_grad(), dit.cross_attention_scope():
         dit.denoise(x, 0.5, 0.5, ctx, enc)  # the first step fills the K/V cache
-        flops = _flops(lambda: dit.denoise(x, 0.4, 0.4, ctx, enc))
+        flops = count_flops(lambda: dit.denoise(x, 0.4, 0.4, ctx, enc))
         rows, outs, profiles = {"stock": [], "ours": []}, {}, {}
         for i in range(args.repeats):
             for variant in rows:
@@ -277,7 +270,7 @@ def bench_int8(args) -> None:
                 t = time.perf_counter()
                 dit.denoise(x, t_now, t_now, ctx, enc)
                 rows[name].append(time.perf_counter() - t)
-        flops = _flops(lambda: fp32.denoise(x, 0.5, 0.5, ctx, enc))
+        flops = count_flops(lambda: fp32.denoise(x, 0.5, 0.5, ctx, enc))
     f, q = statistics.median(rows["fp32"]), statistics.median(rows["int8-dynamic"])
     print(f"int8-dynamic, {args.layers} layers, {args.frames} frames (quantising took {quant_s:.1f} s): "
           f"fp32 {f:.2f} s, int8 {q:.2f} s per forward, ratio {q / f:.2f} ({f / q:.2f}x faster); "

@@ -82,9 +82,33 @@ def random_fill(module, dtype, device) -> None:
     module.to(device)
 
 
-def build_models(device: str, dtype, tokenizer_dir: Path):
+def real_vae_model(dtype=None, device: str = "cpu", seed: int | None = None):
+    """The real-size Oobleck VAE (REAL_VAE_CONFIG) built on meta, then random-filled and frozen
+    as the loader leaves it (`seed`: torch.manual_seed before the fill). -> AutoencoderOobleck."""
     import torch
     from diffusers import AutoencoderOobleck
+
+    from engine.models.empty_init import parameters_on_meta
+
+    with parameters_on_meta():
+        model = AutoencoderOobleck(**REAL_VAE_CONFIG)
+    if seed is not None:
+        torch.manual_seed(seed)
+    random_fill(model, dtype or torch.float32, device)
+    return model.eval()
+
+
+def count_flops(fn) -> float:
+    """FLOPs torch's FlopCounterMode counts while `fn()` runs."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return float(counter.get_total_flops())
+
+
+def build_models(device: str, dtype, tokenizer_dir: Path):
+    import torch
     from transformers import AutoTokenizer, Qwen3Config, Qwen3Model
 
     from engine.models.acestep_config import AceStepConfig
@@ -105,11 +129,7 @@ def build_models(device: str, dtype, tokenizer_dir: Path):
         text_model = Qwen3Model(Qwen3Config(**REAL_TEXT_CONFIG))
     random_fill(text_model, dtype, device)
     text = TextEncoder(text_model.eval(), AutoTokenizer.from_pretrained(str(tokenizer_dir), local_files_only=True))
-    vae_dtype = torch.float32 if device == "cpu" else dtype
-    with parameters_on_meta():
-        vae_model = AutoencoderOobleck(**REAL_VAE_CONFIG)
-    random_fill(vae_model, vae_dtype, device)
-    vae = AudioVAE(vae_model.eval())
+    vae = AudioVAE(real_vae_model(torch.float32 if device == "cpu" else dtype, device))
     return GenerationModels(dit=dit, text=text, vae=vae, identities=(), device=torch.device(device), dtype=dtype)
 
 

@@ -28,6 +28,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_generate import count_flops, real_vae_model  # noqa: E402
 
 
 def _load_avg() -> str:
@@ -41,14 +43,6 @@ def _timed(fn, repeats: int = 1) -> float:
         fn()
         times.append(time.perf_counter() - t)
     return statistics.median(times)
-
-
-def _flops(fn) -> float:
-    from torch.utils.flop_counter import FlopCounterMode
-
-    with FlopCounterMode(display=False) as counter:
-        fn()
-    return float(counter.get_total_flops())
 
 
 # --- tiny ---------------------------------------------------------------------------------------
@@ -73,7 +67,7 @@ def bench_tiny(args) -> None:
             rows[name].append(_timed(lambda v=vae: v.encode(audio, sample=False)))
     s, f = statistics.median(rows["stock"]), statistics.median(rows["fast"])
     print(f"tiny VAE encode {args.clip:.0f} s clip: stock {s:.2f} s, ours {f:.2f} s, ratio {f / s:.2f}")
-    flops = _flops(lambda: fast.encode(audio[..., : 48000], sample=False)) * args.clip
+    flops = count_flops(lambda: fast.encode(audio[..., : 48000], sample=False)) * args.clip
     print(f"  encode FLOPs {flops / 1e9:.0f} GFLOP -> ours {flops / f / 1e9:.0f} GFLOP/s")
 
     from engine.planner.assist import AssistOptions, format_sample
@@ -107,8 +101,6 @@ def bench_tiny(args) -> None:
 
 def bench_dit(args) -> None:
     import torch
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     from bench_generate import REAL_DIT_CONFIG, random_fill
 
     from engine.models.acestep_config import AceStepConfig
@@ -155,10 +147,10 @@ def bench_dit(args) -> None:
     print(f"DiT {args.steps}-step loop, real width, {args.layers} layers, {frames} frames, {cond_len} cond rows, "
           f"{torch.get_num_threads()} threads: K/V recomputed {a:.2f} s, reused {b:.2f} s, ratio {b / a:.3f}, "
           f"max |diff| {diff:.1e}")
-    flops = _flops(lambda: model(x, 0.5, condition))
+    flops = count_flops(lambda: model(x, 0.5, condition))
     with dit.cross_attention_scope():
         model(x, 0.5, condition)
-        reused = _flops(lambda: model(x, 0.5, condition))  # a later step: K/V served from the cache
+        reused = count_flops(lambda: model(x, 0.5, condition))  # a later step: K/V served from the cache
     print(f"  one forward {flops / 1e9:.1f} GFLOP recomputing, {reused / 1e9:.1f} GFLOP reusing "
           f"(FLOP ratio {reused / flops:.3f}); {reused * args.steps / b / 1e9:.0f} GFLOP/s in the loop")
 
@@ -167,21 +159,11 @@ def bench_dit(args) -> None:
 
 def bench_vae(args) -> None:
     import torch
-    from diffusers import AutoencoderOobleck
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from bench_generate import REAL_VAE_CONFIG, random_fill
-
-    from engine.models.empty_init import parameters_on_meta
     from engine.models.vae import AudioVAE
 
     def build(fast: bool):
-        torch.manual_seed(0)
-        with parameters_on_meta():
-            model = AutoencoderOobleck(**REAL_VAE_CONFIG)
-        torch.manual_seed(0)
-        random_fill(model, torch.float32, "cpu")
-        return AudioVAE(model, fast=fast)
+        return AudioVAE(real_vae_model(seed=0), fast=fast)
 
     stock, fast = build(False), build(True)
     z = torch.randn(1, args.vae_frames, 64, generator=torch.Generator().manual_seed(2))
@@ -192,7 +174,7 @@ def bench_vae(args) -> None:
     s, f = statistics.median(rows["stock"]), statistics.median(rows["fast"])
     print(f"real VAE decode of {args.vae_frames} frames ({args.vae_frames / 25:.1f} s), one tile: "
           f"stock {s:.2f} s, ours {f:.2f} s, ratio {f / s:.2f}")
-    flops = _flops(lambda: fast._decode_window(z))
+    flops = count_flops(lambda: fast._decode_window(z))
     print(f"  decode {flops / 1e9:.0f} GFLOP -> ours {flops / f / 1e9:.0f} GFLOP/s")
 
 

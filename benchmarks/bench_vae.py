@@ -34,6 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_generate import count_flops, real_vae_model  # noqa: E402
 
 
 def _load() -> str:
@@ -53,33 +54,16 @@ def _median(rows: list[tuple[float, float]]) -> tuple[float, float]:
 
 def build(variant: str):
     """variant: stock | before (fold + frozen Snake) | layout (+ channels-last) | ours (+ fused)."""
-    import torch
-    from bench_generate import REAL_VAE_CONFIG, random_fill
-    from diffusers import AutoencoderOobleck
-
-    from engine.models.empty_init import parameters_on_meta
     from engine.models.vae import AudioVAE
     from engine.models.vae_speed import prepare_for_inference
 
-    torch.manual_seed(0)
-    with parameters_on_meta():
-        model = AutoencoderOobleck(**REAL_VAE_CONFIG)
-    torch.manual_seed(0)
-    random_fill(model, torch.float32, "cpu")
+    model = real_vae_model(seed=0)
     if variant == "stock":
         return AudioVAE(model, fast=False)
     if variant == "ours":
         return AudioVAE(model)
     prepare_for_inference(model, channels_last=variant == "layout", fused_snake=False)
     return AudioVAE(model, fast=False)
-
-
-def _flops(fn) -> float:
-    from torch.utils.flop_counter import FlopCounterMode
-
-    with FlopCounterMode(display=False) as counter:
-        fn()
-    return float(counter.get_total_flops())
 
 
 # --- parts --------------------------------------------------------------------------------------
@@ -112,7 +96,7 @@ def part_decode(args, state) -> None:
     for _ in range(args.repeats):
         for v, vae in vaes.items():
             rows[v].append(_timed(lambda vae=vae: vae._decode_window(z)))
-    flops = _flops(lambda: vaes["ours"]._decode_window(z))
+    flops = count_flops(lambda: vaes["ours"]._decode_window(z))
     s_wall, s_cpu = _median(rows["stock"])
     print(f"decode one tile of {args.frames} frames ({args.frames / 25:.1f} s), {flops / 1e9:.0f} GFLOP, "
           f"{args.repeats} interleaved runs, load {_load()}:")
