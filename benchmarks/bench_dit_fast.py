@@ -156,21 +156,28 @@ def bench_profile(args) -> None:
             print(f"    {ev.key:<52} {ev.self_cpu_time_total / 1e3:8.1f} ms  x{ev.count}")
 
 
-def bench_loop(args) -> None:
-    """The `--steps`-step loop: diffusers' channel-major stream vs ours (token-major), interleaved."""
+def _interleaved_loops(args, variants: dict[str, tuple[bool, bool]]):
+    """Run the `--steps`-step loop `--repeats` times per variant, interleaved; a variant is
+    (token-major stream, K/V reused). -> ({name: runs in s}, {name: final latents})."""
     from engine.models.dit_layout import install_token_major_stream
 
     dit = build_dit(args.layers)
     x, ctx, enc = _inputs(args.frames, args.cond)
-    rows, outs = {"stock": [], "ours": []}, {}
+    rows, outs = {name: [] for name in variants}, {}
     for _ in range(args.repeats):
-        for variant in rows:
+        for name, (token_major, reuse_kv) in variants.items():
             dit.token_major_hook.remove()
-            if variant == "ours":
+            if token_major:
                 dit.token_major_hook = install_token_major_stream(dit.transformer)
             t = time.perf_counter()
-            outs[variant] = _loop(dit, x, ctx, enc, args.steps)
-            rows[variant].append(time.perf_counter() - t)
+            outs[name] = _loop(dit, x, ctx, enc, args.steps, reuse_kv=reuse_kv)
+            rows[name].append(time.perf_counter() - t)
+    return rows, outs
+
+
+def bench_loop(args) -> None:
+    """The `--steps`-step loop: diffusers' channel-major stream vs ours (token-major), interleaved."""
+    rows, outs = _interleaved_loops(args, {"stock": (False, True), "ours": (True, True)})
     s, o = statistics.median(rows["stock"]), statistics.median(rows["ours"])
     print(f"{args.steps}-step loop, {args.layers} layers, {args.frames} frames: stock layout {s:.1f} s, "
           f"token-major {o:.1f} s, ratio {o / s:.3f} (runs {[round(v, 1) for v in rows['stock']]} vs "
@@ -180,19 +187,7 @@ def bench_loop(args) -> None:
 def bench_before_after(args) -> None:
     """The whole DiT side of issue 17 in one interleaved run: the `--steps`-step loop as it was
     (K/V recomputed every step, diffusers' channel-major stream) vs now (K/V reused, token-major)."""
-    from engine.models.dit_layout import install_token_major_stream
-
-    dit = build_dit(args.layers)
-    x, ctx, enc = _inputs(args.frames, args.cond)
-    rows, outs = {"before": [], "after": []}, {}
-    for _ in range(args.repeats):
-        for variant in rows:
-            dit.token_major_hook.remove()
-            if variant == "after":
-                dit.token_major_hook = install_token_major_stream(dit.transformer)
-            t = time.perf_counter()
-            outs[variant] = _loop(dit, x, ctx, enc, args.steps, reuse_kv=variant == "after")
-            rows[variant].append(time.perf_counter() - t)
+    rows, outs = _interleaved_loops(args, {"before": (False, False), "after": (True, True)})
     b, a = statistics.median(rows["before"]), statistics.median(rows["after"])
     print(f"{args.steps}-step loop, {args.layers} layers, {args.frames} frames, {args.cond} cond rows: before "
           f"(K/V recomputed, channel-major) {b:.1f} s, after (K/V reused, token-major) {a:.1f} s, ratio "
