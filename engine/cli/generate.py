@@ -364,6 +364,7 @@ def _dry_run(request, checkpoints, model, device, dtype, choices=None) -> int:
         calibration_path,
         load_or_calibrate,
         predict,
+        seen_shapes,
         stored_calibration,
     )
     from engine.tasks.components import resolve_model
@@ -384,7 +385,8 @@ def _dry_run(request, checkpoints, model, device, dtype, choices=None) -> int:
         if stored_lm_for(pipe, request.lm_model) is None:
             print("measuring the planner LM once (stored with the calibration)...", file=sys.stderr)
         lm = load_or_calibrate_lm(pipe, request.lm_model)
-    result = predict(request, load_or_calibrate(pipe), pipe.family, lm=lm)
+    calib = load_or_calibrate(pipe)  # a calibration just measured leaves its own shapes warm
+    result = predict(request, calib, pipe.family, lm=lm, seen=seen_shapes(pipe))
     print(result.line)
     stages = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in result.stage_seconds)
     print(f"  peak {result.peak_bytes / 1024**3:.2f} GB of {result.available_bytes / 1024**3:.1f} GB; {stages}")

@@ -122,6 +122,9 @@ class AceStepDiT(torch.nn.Module):
         from engine.models.dit_layout import install_token_major_stream
 
         self.token_major_hook = install_token_major_stream(transformer)  # models/dit_layout.py
+        # (rows, latent frames) this model has denoised: a shape met before costs no oneDNN
+        # primitive building again, which the preflight's cost model needs to know.
+        self.shapes_seen: set[tuple[int, int]] = set()
 
     def cross_attention_scope(self):
         """Within the block, cross-attention K/V are computed once per condition tensor and
@@ -247,6 +250,7 @@ class AceStepDiT(torch.nn.Module):
         """
         del encoder_attention_mask  # upstream quirk, see docstring
         batch = x_t.shape[0]
+        self.shapes_seen.add((batch, x_t.shape[1]))
         out = self.transformer(
             hidden_states=x_t.to(self.device, self.dtype),
             timestep=self._as_timesteps(t, batch),

@@ -95,6 +95,9 @@ class AudioVAE:
 
             model = prepare_for_inference(model)
         self.model = model.eval().requires_grad_(False)
+        # Window lengths (latent frames) decoded so far: the preflight charges a length's
+        # first-time extra (oneDNN primitives per shape, ~1x a tiny tile's warm cost) only once.
+        self.window_lengths_seen: set[int] = set()
 
     @classmethod
     def load(
@@ -233,6 +236,7 @@ class AudioVAE:
 
     def _decode_window(self, z: torch.Tensor) -> torch.Tensor:
         """[1, T, 64] -> [1, 2, T*1920] in the VAE dtype."""
+        self.window_lengths_seen.add(z.shape[1])
         return self.model.decode(z.transpose(1, 2).to(self.device, self.dtype)).sample
 
     def _decode_tiled(self, z: torch.Tensor, tiling: Tiling, on_tile=None) -> torch.Tensor:

@@ -12,8 +12,10 @@ time) is never multiplied by the batch:
 
 - text encode: the caption is encoded ONCE and its rows repeated per item (encode_prompt), so it
   is one constant, independent of length and batch.
-- diffusion: per step `fixed + per_unit * rows * attention_frames(frames)`; rows = batch (x2 with
-  classifier-free guidance on base/SFT); `attention_frames` weights each frame by the FLOPs of one
+- diffusion: per step `fixed + (per_unit + per_row * (rows - 1)) * attention_frames(frames)`;
+  rows = batch (x2 with classifier-free guidance on base/SFT); `per_row` is measured by one
+  batch-2 run (a tiny DiT's second row is almost free, a real one's costs like the first);
+  `attention_frames` weights each frame by the FLOPs of one
   DiT token at that length (linear layers + full attention growing with the length + sliding
   attention up to its window, from the DiT config), so the quadratic part of full attention is in
   the model instead of being extrapolated linearly. Plus a once-per-run part (condition encoding,
@@ -24,6 +26,10 @@ time) is never multiplied by the batch:
   activations; extrapolating one window's growth to a 4-minute song over-predicted by 2x).
 - the rest of the call (source/reference set-up, noise, codes of the result): `fixed + per_unit *
   batch * frames`.
+
+A shape met for the first time in a process costs extra once (see CALIBRATION_REPEATS); the DiT
+and VAE record what they ran, and `predict(..., seen=seen_shapes(pipeline))` charges that extra
+only for shapes not run yet (a fresh process, or the desktop's line without a pipeline: all new).
 
 Peak memory = weights + the largest stage peak. Stored in
 `engine.settings.data_dir()/preflight_calibration.json`, keyed by device, dtype, torch version and
@@ -73,7 +79,13 @@ CALIBRATION_TIMES = (1.0, 0.75, 0.5, 0.25)
 DEFAULT_DURATION_S = 30.0
 GB = 1024**3
 STAGES = ("text_encode", "diffusion_run", "diffusion_step", "vae_decode", "other", "vae_new_shape",
-          "diffusion_new_shape")
+          "diffusion_new_shape", "diffusion_row")
+# One more calibration run, at the longer length with this batch, is stopped after diffusion: the
+# cost of a step's extra rows is measured, not assumed. A tiny DiT on the CPU is bound by per-op
+# overhead, so a second item cost ~0 (20 s x2: 0.22 s of diffusion vs 0.24 s x1) while the model
+# charged it in full; a real-size one is bound by its matmuls and a row costs about as much as
+# the first.
+CALIBRATION_BATCH = 2
 # One latent frame decodes to 1920 stereo float32 samples (48 kHz / 25 Hz): the audio a decode
 # accumulates beyond its tiles' activations.
 AUDIO_BYTES_PER_FRAME = 1920 * 2 * 4
@@ -117,13 +129,18 @@ class Calibration:
     patch_size: int = 2
     vae_chunk: int = 512  # the VAE's decode tiling at calibration time (latent frames)
     vae_overlap: int = 64
+    # Per step, each DiT row beyond the first: `per_frame` seconds and bytes per attention-
+    # weighted frame (CALIBRATION_BATCH). `rows_measured` False (a hand-made or older
+    # calibration): every row is charged as the first.
+    diffusion_row: StageCost = StageCost(0.0, 0.0, 0.0, 0.0)
+    rows_measured: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Calibration:
-        stages = {name: StageCost(**data[name]) for name in STAGES}
+        stages = {name: StageCost(**data[name]) for name in STAGES}  # KeyError: an older build's
         rest = {k: v for k, v in data.items() if k not in STAGES}
         return cls(**rest, **stages)
 
@@ -142,6 +159,23 @@ class PreflightResult:
     memory_measured: bool
     line: str
     lm_tokens: int = 0  # tokens the planner LM is expected to decode (0: no planner or unknown)
+
+
+@dataclass(frozen=True)
+class SeenShapes:
+    """Shapes this process has already run, so a request repeating them pays no new-shape extra
+    (a second take of the same length is cheaper than the first: the tiny VAE's first decode of a
+    length costs ~2x its warm decode). Empty = every shape is new, as in a fresh process."""
+
+    dit: frozenset[tuple[int, int]] = frozenset()  # (rows, latent frames) the DiT denoised
+    vae: frozenset[int] = frozenset()  # latent frames of each window the VAE decoded
+
+
+def seen_shapes(pipeline) -> SeenShapes:
+    """What `pipeline`'s loaded DiT and VAE have run in this process (their own records)."""
+    models = pipeline.models
+    return SeenShapes(dit=frozenset(getattr(models.dit, "shapes_seen", ())),
+                      vae=frozenset(getattr(models.vae, "window_lengths_seen", ())))
 
 
 # -- measuring ----------------------------------------------------------------------------
@@ -220,13 +254,18 @@ class _PeakMemory:
             self.peak = self._high - self._base
 
 
+class _StopRun(Exception):  # noqa: N818 - not an error: a calibration run ends early on purpose
+    """Raised from a calibration run's progress to skip the stages it does not measure."""
+
+
 class _StageContext:
     """A JobContext stand-in for calibration runs: forwards cancel/progress to the real context
     (if any) and tells the memory sampler which stage is running."""
 
-    def __init__(self, ctx, peak: _PeakMemory) -> None:
+    def __init__(self, ctx, peak: _PeakMemory, stop_at: str | None = None) -> None:
         self._ctx = ctx
         self._peak = peak
+        self._stop_at = stop_at  # a stage name: the run ends (_StopRun) when it begins
         self.step_marks: list[float] = []  # clock at each diffusion progress (before each step, at the end)
 
     def check_cancelled(self) -> None:
@@ -234,6 +273,8 @@ class _StageContext:
             self._ctx.check_cancelled()
 
     def progress(self, stage: str, step: int, total: int, *args, **kwargs) -> None:
+        if stage == self._stop_at:
+            raise _StopRun(stage)
         if stage == "diffusion":
             self.step_marks.append(time.perf_counter())
         self._peak.set_stage(stage)
@@ -313,6 +354,12 @@ def calibrate(pipeline, ctx=None, *, lengths: tuple[float, float] | None = None,
     warm = GenerationRequest(caption="calibration", duration=max(1.0, lengths[0] / 2), timesteps=CALIBRATION_TIMES,
                              guidance_scale=guidance, seeds=(0,))
     pipeline(warm, ctx)  # the process's one-off costs (first kernels, imports): not measured
+    # The VAE's large-tensor path (the fused Snake, compiled once per process) may only begin
+    # above the warm run's length: one window a little longer than the calibration's longest
+    # takes that one-off out of the longer length's new-shape cost (on the tiny VAE it had
+    # doubled it, and every request's first decode of a length was over-predicted by ~2x).
+    _warm_decode(pipeline, request_frames(warm.with_changes(duration=lengths[-1])) + 3)
+    long: dict[str, float] = {}
     for seconds in lengths:
         frames = request_frames(warm.with_changes(duration=seconds))  # what the runs really generate
         best = {"text": math.inf, "vae": math.inf, "other": math.inf, "run": math.inf}
@@ -349,6 +396,7 @@ def calibrate(pipeline, ctx=None, *, lengths: tuple[float, float] | None = None,
                      "vae": max(peaks["vae"], stage.get("vae decode", peak.peak))}
             measured = measured and peak.measured
         per_step = statistics.median(step_times) if step_times else 0.0
+        long = {"frames": frames, "step": per_step, "peak": peaks["diffusion"]}
         # Text encoding depends on the caption and lyrics, not on the length: one constant.
         samples["text_encode"].append((frames, best["text"], peaks["text"]))
         samples["diffusion_run"].append((frames, best["run"], 0.0))
@@ -359,7 +407,9 @@ def calibrate(pipeline, ctx=None, *, lengths: tuple[float, float] | None = None,
         samples["other"].append((frames, best["other"], 0.0))
         samples["vae_new_shape"].append((frames, max(0.0, first["vae"] - best["vae"]), 0.0))
         samples["diffusion_new_shape"].append((frames, max(0.0, first["run"] - best["run"]), 0.0))
-    fitted = {name: _fit(points) for name, points in samples.items()}
+    fitted = {name: _fit(points) for name, points in samples.items() if name != "diffusion_row"}
+    row = _measure_extra_rows(pipeline, ctx, warm.with_changes(duration=lengths[-1]), long, attention, patch)
+    fitted["diffusion_row"] = row or StageCost(0.0, 0.0, 0.0, 0.0)
     text = samples["text_encode"]
     fitted["text_encode"] = StageCost(sum(p[1] for p in text) / len(text), 0.0,
                                       max(p[2] for p in text), 0.0)
@@ -374,8 +424,39 @@ def calibrate(pipeline, ctx=None, *, lengths: tuple[float, float] | None = None,
         patch_size=patch,
         vae_chunk=tiling[0],
         vae_overlap=tiling[1],
+        rows_measured=row is not None,
         **fitted,
     )
+
+
+def _warm_decode(pipeline, frames: int) -> None:
+    import torch
+
+    vae = pipeline.models.vae
+    z = torch.randn(1, frames, vae.latent_channels, generator=torch.Generator().manual_seed(0))  # [1, T, C]
+    vae.decode(z)
+
+
+def _measure_extra_rows(pipeline, ctx, req, long: dict[str, float], attention: float, patch: int
+                        ) -> StageCost | None:
+    """Per step, what each DiT row beyond the first costs: one run of `req` with
+    CALIBRATION_BATCH items, stopped when diffusion ends (its decode is items one at a time, which
+    the per-tile cost already covers). None when the sampler reported too few steps."""
+    batch = CALIBRATION_BATCH
+    with _PeakMemory(pipeline.models.device) as peak:
+        stage_ctx = _StageContext(ctx, peak, stop_at="vae decode")
+        try:
+            pipeline(req.with_changes(batch_size=batch, seeds=tuple(range(batch))), stage_ctx)
+        except _StopRun:
+            pass
+    marks = stage_ctx.step_marks
+    steps = [b - a for a, b in zip(marks, marks[1:], strict=False)][1:]  # the first meets new shapes
+    if not steps or not long:
+        return None
+    work = (batch - 1) * attention_frames(long["frames"], attention, patch)  # extra rows x work
+    seconds = max(0.0, statistics.median(steps) - long["step"]) / work
+    grown = max(0.0, peak.stage_peaks.get("diffusion", peak.peak) - long["peak"]) / work
+    return StageCost(0.0, seconds, 0.0, grown)
 
 
 def attention_profile(dit) -> tuple[float, int]:
@@ -567,22 +648,28 @@ def _steps(req, family: str) -> int:
     return 8 if family == "turbo" else (req.steps or 32)
 
 
-def _needs(req, calib: Calibration, family: str, frames: int, batch: int) -> tuple[float, dict[str, float]]:
+def _needs(req, calib: Calibration, family: str, frames: int, batch: int,
+           seen: SeenShapes = SeenShapes()) -> tuple[float, dict[str, float]]:
     cfg = family != "turbo" and req.guidance_scale > 1.0
     # Rows through the DiT relative to the calibration's (which ran with guidance on base/SFT).
     rows = batch * (2 if cfg else 1) / (2 if calib.cfg_calibrated else 1)
     steps = _steps(req, family)
     run, step, vae = calib.diffusion_run, calib.diffusion_step, calib.vae_decode
+    # Rows beyond the calibration's: their measured cost, or (not measured) each as the first.
+    row = calib.diffusion_row if calib.rows_measured else replace(step, fixed_s=0.0, fixed_bytes=0.0)
+    first_rows, extra_rows = min(rows, 1.0), max(0.0, rows - 1.0)
     work = attention_frames(frames, calib.attention_per_token, calib.patch_size)
     tiles = decode_tiles(frames, calib.vae_chunk, calib.vae_overlap)
+    new_dit = (batch * (2 if cfg else 1), frames) not in seen.dit
     stages = {
         "text encode": calib.text_encode.fixed_s,  # once per call, rows repeated per item
-        # A request's DiT shapes (rows x frames) are taken as new: one new-shape extra per run.
-        "diffusion": run.fixed_s + run.per_frame_s * rows * frames + calib.diffusion_new_shape.seconds(frames)
-        + steps * (step.fixed_s + step.per_frame_s * rows * work),
-        # One item at a time, tile by tile; each distinct tile length is new once (first item).
+        # A DiT shape (rows x frames) this process has not run costs its new-shape extra once.
+        "diffusion": run.fixed_s + run.per_frame_s * rows * frames
+        + (calib.diffusion_new_shape.seconds(frames) if new_dit else 0.0)
+        + steps * (step.fixed_s + (step.per_frame_s * first_rows + row.per_frame_s * extra_rows) * work),
+        # One item at a time, tile by tile; each tile length not decoded yet is new once.
         "vae decode": batch * sum(vae.seconds(t) for t in tiles)
-        + sum(calib.vae_new_shape.seconds(t) for t in set(tiles)),
+        + sum(calib.vae_new_shape.seconds(t) for t in set(tiles) - seen.vae),
         "other": calib.other.fixed_s + calib.other.per_frame_s * batch * frames,
     }
     largest = max(tiles)
@@ -591,21 +678,21 @@ def _needs(req, calib: Calibration, family: str, frames: int, batch: int) -> tup
     vae_peak = vae.bytes(largest) + AUDIO_BYTES_PER_FRAME * (2 * (frames - largest) + (batch - 1) * frames)
     peak = calib.weights_bytes + max(
         calib.text_encode.fixed_bytes,
-        step.fixed_bytes + step.per_frame_bytes * rows * work,
+        step.fixed_bytes + (step.per_frame_bytes * first_rows + row.per_frame_bytes * extra_rows) * work,
         vae_peak,
     )
     return peak, stages
 
 
 def _needs_all(req, calib: Calibration, family: str, frames: int, batch: int, lm=None,
-               lm_loaded: bool = False) -> tuple[float, dict[str, float], int]:
+               lm_loaded: bool = False, seen: SeenShapes = SeenShapes()) -> tuple[float, dict[str, float], int]:
     """(peak bytes, seconds per stage, LM tokens) of the whole request, the planner included."""
     if not getattr(req, "effective_thinking", False):
-        peak, stages = _needs(req, calib, family, frames, batch)
+        peak, stages = _needs(req, calib, family, frames, batch, seen)
         return peak, stages, 0
     # Thinking: the DiT renders each planned item on its own (batch 1, _generate_with_planner),
     # text encode included: the first item meets new shapes, the others the same shapes warm.
-    peak, first = _needs(req, calib, family, frames, 1)
+    peak, first = _needs(req, calib, family, frames, 1, seen)
     none = StageCost(0.0, 0.0, 0.0, 0.0)
     _, again = _needs(req, replace(calib, vae_new_shape=none, diffusion_new_shape=none), family, frames, 1)
     stages = {name: first[name] + (batch - 1) * again[name] for name in first}
@@ -624,19 +711,22 @@ def _needs_all(req, calib: Calibration, family: str, frames: int, batch: int, lm
 
 
 def predict(req, calib: Calibration, family: str, available: int | None = None, *,
-            offload_possible: bool | None = None, lm=None, lm_loaded: bool = False) -> PreflightResult:
+            offload_possible: bool | None = None, lm=None, lm_loaded: bool = False,
+            seen: SeenShapes | None = None) -> PreflightResult:
     """Peak memory and seconds for `req` from a calibration (no model is run).
 
     `lm`: the planner's LMCalibration (engine.runtime.preflight_lm) for a request that thinks;
     without one the LM's time is reported as unknown. `lm_loaded`: the LM is already in memory
-    (no load time)."""
+    (no load time). `seen`: shapes the loaded models already ran in this process (seen_shapes);
+    None = all new."""
+    seen = seen or SeenShapes()
     if family not in ("turbo", "base", "sft"):
         raise ValidationError(f"family must be turbo, base or sft, got {family!r}")
     if available is None:
         available = available_bytes(calib.device)
     frames = request_frames(req)
     batch = max(1, req.batch_size)
-    peak, stages, lm_tokens = _needs_all(req, calib, family, frames, batch, lm, lm_loaded)
+    peak, stages, lm_tokens = _needs_all(req, calib, family, frames, batch, lm, lm_loaded, seen)
     seconds = sum(stages.values())
     fits = peak <= available
     thinking = bool(getattr(req, "effective_thinking", False))
@@ -697,4 +787,5 @@ def preflight(req, pipeline, ctx=None, available: int | None = None) -> Prefligh
 
         lm = load_or_calibrate_lm(pipeline, req.lm_model, ctx)
         loaded = getattr(pipeline, "_planner", None) is not None and pipeline._planner_name == req.lm_model
-    return predict(req, load_or_calibrate(pipeline, ctx), pipeline.family, available, lm=lm, lm_loaded=loaded)
+    calib = load_or_calibrate(pipeline, ctx)
+    return predict(req, calib, pipeline.family, available, lm=lm, lm_loaded=loaded, seen=seen_shapes(pipeline))

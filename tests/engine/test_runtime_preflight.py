@@ -208,3 +208,51 @@ def test_a_new_shape_costs_its_extra_once_per_distinct_tile_and_run():
     assert cold["diffusion"] == pytest.approx(plain["diffusion"] + 0.7)  # once, not per step
     sixty = pf.decode_tiles(1500, 512, 64)
     assert len(set(sixty)) < len(sixty)  # equal middle tiles are warm after the first
+
+
+def test_shapes_this_process_already_ran_pay_no_new_shape_extra():
+    """A second take of a length the models already ran is charged warm: the DiT shape and each
+    decode tile length in `seen` lose their extra, the others keep it."""
+    c = _calib(vae_new_shape=pf.StageCost(0.3, 0.0, 0.0, 0.0), diffusion_new_shape=pf.StageCost(0.7, 0.0, 0.0, 0.0))
+    cold = dict(pf.predict(_req(duration=30), c, "turbo", 64 * GB).stage_seconds)
+    warm_dit = pf.SeenShapes(dit=frozenset({(1, 750)}))
+    assert dict(pf.predict(_req(duration=30), c, "turbo", 64 * GB, seen=warm_dit).stage_seconds)["diffusion"] \
+        == pytest.approx(cold["diffusion"] - 0.7)
+    # Two rows of the same length are another shape: still new.
+    two = pf.predict(_req(duration=30, batch_size=2), c, "turbo", 64 * GB, seen=warm_dit)
+    assert dict(two.stage_seconds)["diffusion"] > dict(pf.predict(_req(duration=30, batch_size=2), _calib(
+        vae_new_shape=c.vae_new_shape), "turbo", 64 * GB).stage_seconds)["diffusion"]
+    one_tile = pf.SeenShapes(vae=frozenset({448}))  # 750 frames decode as tiles of 448 and 430
+    assert dict(pf.predict(_req(duration=30), c, "turbo", 64 * GB, seen=one_tile).stage_seconds)["vae decode"] \
+        == pytest.approx(cold["vae decode"] - 0.3)
+
+
+def test_measured_extra_rows_replace_charging_every_row_as_the_first():
+    """With the calibration's batch-2 measurement a second row costs what it measured (almost
+    nothing on an overhead-bound tiny DiT), in seconds and in memory; without it, in full."""
+    full = _calib()
+    cheap = _calib(rows_measured=True, diffusion_row=pf.StageCost(0.0, 0.001, 0.0, 0.00005 * GB))
+    one = dict(pf.predict(_req(duration=30), cheap, "turbo", 64 * GB).stage_seconds)["diffusion"]
+    two = pf.predict(_req(duration=30, batch_size=2), cheap, "turbo", 64 * GB)
+    assert dict(two.stage_seconds)["diffusion"] == pytest.approx(one + 8 * 0.001 * 750)
+    assert dict(pf.predict(_req(duration=30, batch_size=2), full, "turbo", 64 * GB).stage_seconds)["diffusion"] \
+        == pytest.approx(8 * (0.2 + 0.004 * 750 * 2))
+    step_peak = lambda c, b: pf.predict(_req(duration=240, batch_size=b), c, "turbo", 64 * GB).peak_bytes  # noqa: E731
+    assert step_peak(cheap, 3) - step_peak(cheap, 1) == pytest.approx(2 * 0.00005 * GB * 6000, rel=1e-6)
+    # Guidance doubles the rows: one base item with CFG is one extra row at the measured cost.
+    cfg = dict(pf.predict(_req(duration=30, steps=8), cheap, "base", 64 * GB).stage_seconds)["diffusion"]
+    assert cfg == pytest.approx(dict(two.stage_seconds)["diffusion"])
+
+
+@pytest.mark.slow  # real (tiny) pipeline runs on the CPU
+def test_calibration_measures_extra_rows_and_the_models_remember_their_shapes(tiny_pipeline, stored):
+    assert stored.rows_measured and stored.diffusion_row.per_frame_s >= 0.0
+    seen = pf.seen_shapes(tiny_pipeline)
+    frames = pf.request_frames(_req(duration=4.0))  # the calibration's longer length (patched above)
+    assert (1, frames) in seen.dit and (pf.CALIBRATION_BATCH, frames) in seen.dit
+    assert frames in seen.vae
+    # The batch-2 run stopped after diffusion: it decoded nothing of its own.
+    assert frames + 3 in seen.vae  # the warm-up window past the longest length
+    warm = pf.predict(_req(duration=4.0), stored, tiny_pipeline.family, 64 * GB, seen=seen)
+    cold = pf.predict(_req(duration=4.0), stored, tiny_pipeline.family, 64 * GB)
+    assert warm.seconds <= cold.seconds
