@@ -256,3 +256,19 @@ def test_calibration_measures_extra_rows_and_the_models_remember_their_shapes(ti
     warm = pf.predict(_req(duration=4.0), stored, tiny_pipeline.family, 64 * GB, seen=seen)
     cold = pf.predict(_req(duration=4.0), stored, tiny_pipeline.family, 64 * GB)
     assert warm.seconds <= cold.seconds
+
+
+def test_a_new_shape_peaks_higher_once_and_a_seen_one_does_not():
+    """The first decode of a tile length, and the first DiT run of a shape, allocate oneDNN's
+    per-shape primitives on top of the warm peak; once run, that extra is not charged again."""
+    c = _calib(vae_new_shape=pf.StageCost(0.0, 0.0, 0.5 * GB, 0.0),
+               diffusion_new_shape=pf.StageCost(0.0, 0.0, 0.2 * GB, 0.0))
+    req = _req(duration=30)
+    cold = pf.predict(req, c, "turbo", 64 * GB).peak_bytes
+    warm = pf.predict(req, c, "turbo", 64 * GB, seen=pf.SeenShapes(dit=frozenset({(1, 750)}),
+                                                                  vae=frozenset({448, 430}))).peak_bytes
+    assert warm == pf.predict(req, _calib(), "turbo", 64 * GB).peak_bytes
+    step = 0.2 * GB + 0.0002 * GB * 750  # warm DiT step peak, the largest warm stage
+    vae_first = 0.1 * GB + 0.0001 * GB * 448 + pf.AUDIO_BYTES_PER_FRAME * 2 * (750 - 448) + 0.5 * GB
+    assert warm == pytest.approx(4 * GB + step)
+    assert cold == pytest.approx(4 * GB + max(step + 0.2 * GB, vae_first))  # the new tile's decode peaks
