@@ -27,9 +27,10 @@ time) is never multiplied by the batch:
 - the rest of the call (source/reference set-up, noise, codes of the result): `fixed + per_unit *
   batch * frames`.
 
-A shape met for the first time in a process costs extra once (see CALIBRATION_REPEATS); the DiT
-and VAE record what they ran, and `predict(..., seen=seen_shapes(pipeline))` charges that extra
-only for shapes not run yet (a fresh process, or the desktop's line without a pipeline: all new).
+A shape met for the first time in a process costs extra once, in seconds and in peak memory (see
+CALIBRATION_REPEATS); the DiT and VAE record what they ran, and `predict(...,
+seen=seen_shapes(pipeline))` charges that extra only for shapes not run yet (a fresh process, or
+the desktop's line without a pipeline: all new).
 
 Peak memory = weights + the largest stage peak. Stored in
 `engine.settings.data_dir()/preflight_calibration.json`, keyed by device, dtype, torch version and
@@ -398,8 +399,8 @@ def calibrate(pipeline, ctx=None, *, lengths: tuple[float, float] | None = None,
             # primitives and reordered weights: the tiny VAE's first 500-frame decode peaked at
             # 265 MB, the next ones at 133 MB): warm peaks from the repeats, the extra kept apart.
             if repeat > 0 or repeats == 1:
-                peaks = {"text": peaks["text"], "diffusion": max(peaks["diffusion"], run_peaks["diffusion"]),
-                         "vae": max(peaks["vae"], run_peaks["vae"])}
+                for name in ("diffusion", "vae"):
+                    peaks[name] = max(peaks[name], run_peaks[name])
             peaks["text"] = max(peaks["text"], text_peak.peak)
             measured = measured and peak.measured
         per_step = statistics.median(step_times) if step_times else 0.0
