@@ -184,6 +184,32 @@ def variants_table(lm: PlannerLM, new_tokens: int, prompt_len: int, skip_compile
         extra = f"{compile_s:>9.1f}" if compiled else f"{'':>9}"
         print(f"{label:<38} {ttft * 1000:>8.0f} {tps:>9.1f} {extra}", flush=True)
     model.forward = eager_forward
+    _stock_linear_rows(lm, new_tokens, prompt_len)
+
+
+def _stock_linear_rows(lm: PlannerLM, new_tokens: int, prompt_len: int) -> None:
+    """The eager rows again with every Linear on stock F.linear (engine/planner/skinny_linear.py
+    undone), interleaved with the skinny ones, so the few-row matmul's gain is read in one run."""
+    skinny = {m: vars(m)["forward"] for m in lm.model.modules() if "forward" in vars(m)}
+    if not skinny:
+        print("(no Linear takes the few-row path on this model: nothing to compare)")
+        return
+    print(f"few-row matmul (w @ x.T, {len(skinny)} Linears) vs stock F.linear, interleaved:")
+    for label, rows, passes in (("no CFG (1 row)", 1, 1), ("CFG batched (2 rows)", 2, 1)):
+        result = {}
+        for name in ("stock", "few-row", "stock", "few-row"):
+            for module, forward in skinny.items():
+                if name == "stock":
+                    vars(module).pop("forward", None)
+                else:
+                    module.forward = forward
+            _loop(lm.model, rows, prompt_len, 3, "dynamic", passes)  # warm-up
+            result.setdefault(name, []).append(_loop(lm.model, rows, prompt_len, new_tokens, "dynamic", passes)[1])
+        stock, fast = max(result["stock"]), max(result["few-row"])
+        print(f"  dynamic, eager, {label:<22} stock {stock:5.1f} tokens/s, few-row {fast:5.1f} tokens/s, "
+              f"{fast / stock:.2f}x (best of 2 each)")
+    for module, forward in skinny.items():
+        module.forward = forward
 
 
 def main() -> int:

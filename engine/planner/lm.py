@@ -172,7 +172,10 @@ class PlannerLM:
 
     @classmethod
     def from_components(cls, model: Any, tokenizer: Any, **kwargs: Any) -> PlannerLM:
+        from engine.planner.skinny_linear import install_skinny_linears
+
         vocab = planner_vocab(tokenizer, model.config.vocab_size)
+        install_skinny_linears(model)  # few-row decode matmuls stream the weights once (CPU)
         return cls(model=model, tokenizer=tokenizer, vocab=vocab, **kwargs)
 
     @classmethod
