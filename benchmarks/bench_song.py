@@ -101,9 +101,9 @@ def main() -> int:
     parser.add_argument("--variants", default=",".join(VARIANTS))
     args = parser.parse_args()
 
+    import bench_generate
     import torch
 
-    import bench_generate
     from engine.models.tiny import write_tiny_checkpoints
     from engine.models.vae import AudioVAE
     from engine.tasks.pipeline import GenerationPipeline
@@ -173,7 +173,9 @@ def _table(title: str, rows: dict[str, list[dict]], quality: dict[str, tuple[flo
     med = {v: {k: statistics.median(r[k] for r in runs) for k in runs[0]} for v, runs in rows.items()}
     base = med.get("before")
     for name, m in med.items():
-        ratio = (lambda k: f"{m[k] / base[k]:>7.2f}") if base else (lambda k: f"{'-':>7}")
+        def ratio(k: str, m=m) -> str:
+            return f"{m[k] / base[k]:>7.2f}" if base else f"{'-':>7}"
+
         err, lsd = quality[name]
         print(f"{name:<8}{m['total']:>9.1f}{m['diffusion']:>13.1f}{m['vae_decode']:>10.1f}"
               f"{ratio('total')}{ratio('diffusion')}{ratio('vae_decode')}{err * 100:>9.2f}%{lsd:>10.3f}")

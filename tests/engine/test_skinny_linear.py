@@ -35,6 +35,8 @@ def test_many_rows_small_layers_and_other_dtypes_keep_the_stock_path(monkeypatch
     sk.install_skinny_linears(layer)
     layer(torch.randn(sk.SKINNY_MAX_ROWS + 1, 1024))  # prefill / teacher forcing: a real GEMM
     assert not calls
+    layer(torch.randn(1, 1024))  # one row is a GEMV, already at the weights' streaming rate
+    assert not calls
     layer(torch.randn(2, 1024))
     assert len(calls) == 1
     small = torch.nn.Linear(64, 64)
