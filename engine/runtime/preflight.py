@@ -360,7 +360,6 @@ def calibrate(pipeline, ctx=None, *, lengths: tuple[float, float] | None = None,
     # takes that one-off out of the longer length's new-shape cost (on the tiny VAE it had
     # doubled it, and every request's first decode of a length was over-predicted by ~2x).
     _warm_decode(pipeline, request_frames(warm.with_changes(duration=lengths[-1])) + 3)
-    long: dict[str, float] = {}
     for seconds in lengths:
         frames = request_frames(warm.with_changes(duration=seconds))  # what the runs really generate
         best = {"text": math.inf, "vae": math.inf, "other": math.inf, "run": math.inf}
@@ -382,30 +381,27 @@ def calibrate(pipeline, ctx=None, *, lengths: tuple[float, float] | None = None,
             later = steps[1:] or steps
             step_times += later
             run = timings["diffusion"] - len(steps) * statistics.median(later) if later else timings["diffusion"]
-            if repeat == 0:  # new shapes: kept apart from the warm repeats (when there are any)
-                first = {"run": max(0.0, run), "vae": timings["vae_decode"]}
-            if repeat > 0 or repeats == 1:
-                best["run"] = min(best["run"], max(0.0, run))
-                best["vae"] = min(best["vae"], timings["vae_decode"])
-            rest = timings["total"] - timings["text_encode"] - timings["diffusion"] - timings["vae_decode"]
-            best["other"] = min(best["other"], max(0.0, rest))
             stage = peak.stage_peaks
             # Each heavy stage is charged its own peak (the sampler knew which stage ran);
             # without stage data (no progress seen) the whole run's peak bounds both.
             run_peaks = {"diffusion": stage.get("diffusion", peak.peak), "vae": stage.get("vae decode", peak.peak)}
+            # New shapes are kept apart from the warm repeats (when there are any), in seconds and
+            # in memory: memory too is higher the first time a shape runs (oneDNN builds and caches
+            # its primitives and reordered weights: the tiny VAE's first 500-frame decode peaked
+            # at 265 MB, the next ones at 133 MB).
             if repeat == 0:
-                first_peaks = dict(run_peaks)
-            # Memory too is higher the first time a shape runs (oneDNN builds and caches its
-            # primitives and reordered weights: the tiny VAE's first 500-frame decode peaked at
-            # 265 MB, the next ones at 133 MB): warm peaks from the repeats, the extra kept apart.
+                first = {"run": max(0.0, run), "vae": timings["vae_decode"],
+                         "diffusion_peak": run_peaks["diffusion"], "vae_peak": run_peaks["vae"]}
             if repeat > 0 or repeats == 1:
+                best["run"] = min(best["run"], max(0.0, run))
+                best["vae"] = min(best["vae"], timings["vae_decode"])
                 for name in ("diffusion", "vae"):
                     peaks[name] = max(peaks[name], run_peaks[name])
+            rest = timings["total"] - timings["text_encode"] - timings["diffusion"] - timings["vae_decode"]
+            best["other"] = min(best["other"], max(0.0, rest))
             peaks["text"] = max(peaks["text"], text_peak.peak)
             measured = measured and peak.measured
         per_step = statistics.median(step_times) if step_times else 0.0
-        # The batch-2 run meets a new shape: compared with this length's own first (new-shape) peak.
-        long = {"frames": frames, "step": per_step, "peak": first_peaks["diffusion"]}
         # Text encoding depends on the caption and lyrics, not on the length: one constant.
         samples["text_encode"].append((frames, best["text"], peaks["text"]))
         samples["diffusion_run"].append((frames, best["run"], 0.0))
@@ -415,11 +411,13 @@ def calibrate(pipeline, ctx=None, *, lengths: tuple[float, float] | None = None,
         samples["vae_decode"].append((frames, best["vae"], peaks["vae"]))
         samples["other"].append((frames, best["other"], 0.0))
         samples["vae_new_shape"].append((frames, max(0.0, first["vae"] - best["vae"]),
-                                         max(0.0, first_peaks["vae"] - peaks["vae"])))
+                                         max(0.0, first["vae_peak"] - peaks["vae"])))
         samples["diffusion_new_shape"].append((frames, max(0.0, first["run"] - best["run"]),
-                                               max(0.0, first_peaks["diffusion"] - peaks["diffusion"])))
+                                               max(0.0, first["diffusion_peak"] - peaks["diffusion"])))
     fitted = {name: _fit(points) for name, points in samples.items() if name != "diffusion_row"}
-    row = _measure_extra_rows(pipeline, ctx, warm.with_changes(duration=lengths[-1]), long, attention, patch)
+    # The batch-2 run meets a new shape: compared with the longer length's own first peak.
+    row = _measure_extra_rows(pipeline, ctx, warm.with_changes(duration=lengths[-1]),
+                              attention_frames(frames, attention, patch), per_step, first["diffusion_peak"])
     fitted["diffusion_row"] = row or StageCost(0.0, 0.0, 0.0, 0.0)
     text = samples["text_encode"]
     fitted["text_encode"] = StageCost(sum(p[1] for p in text) / len(text), 0.0,
@@ -448,11 +446,12 @@ def _warm_decode(pipeline, frames: int) -> None:
     vae.decode(z)
 
 
-def _measure_extra_rows(pipeline, ctx, req, long: dict[str, float], attention: float, patch: int
+def _measure_extra_rows(pipeline, ctx, req, work: float, one_row_step_s: float, one_row_peak: float
                         ) -> StageCost | None:
     """Per step, what each DiT row beyond the first costs: one run of `req` with
     CALIBRATION_BATCH items, stopped when diffusion ends (its decode is items one at a time, which
-    the per-tile cost already covers). None when the sampler reported too few steps."""
+    the per-tile cost already covers), against the same length's one-row step seconds and first
+    peak; `work` is its attention-weighted frames. None when the sampler reported too few steps."""
     batch = CALIBRATION_BATCH
     with _PeakMemory(pipeline.models.device) as peak:
         stage_ctx = _StageContext(ctx, peak, stop_at="vae decode")
@@ -462,11 +461,11 @@ def _measure_extra_rows(pipeline, ctx, req, long: dict[str, float], attention: f
             pass
     marks = stage_ctx.step_marks
     steps = [b - a for a, b in zip(marks, marks[1:], strict=False)][1:]  # the first meets new shapes
-    if not steps or not long:
+    if not steps:
         return None
-    work = (batch - 1) * attention_frames(long["frames"], attention, patch)  # extra rows x work
-    seconds = max(0.0, statistics.median(steps) - long["step"]) / work
-    grown = max(0.0, peak.stage_peaks.get("diffusion", peak.peak) - long["peak"]) / work
+    extra = (batch - 1) * work  # extra rows x work
+    seconds = max(0.0, statistics.median(steps) - one_row_step_s) / extra
+    grown = max(0.0, peak.stage_peaks.get("diffusion", peak.peak) - one_row_peak) / extra
     return StageCost(0.0, seconds, 0.0, grown)
 
 
@@ -662,8 +661,9 @@ def _steps(req, family: str) -> int:
 def _needs(req, calib: Calibration, family: str, frames: int, batch: int,
            seen: SeenShapes = SeenShapes()) -> tuple[float, dict[str, float]]:
     cfg = family != "turbo" and req.guidance_scale > 1.0
+    dit_rows = batch * (2 if cfg else 1)  # guidance runs cond + uncond rows in one forward
     # Rows through the DiT relative to the calibration's (which ran with guidance on base/SFT).
-    rows = batch * (2 if cfg else 1) / (2 if calib.cfg_calibrated else 1)
+    rows = dit_rows / (2 if calib.cfg_calibrated else 1)
     steps = _steps(req, family)
     run, step, vae = calib.diffusion_run, calib.diffusion_step, calib.vae_decode
     # Rows beyond the calibration's: their measured cost, or (not measured) each as the first.
@@ -671,7 +671,7 @@ def _needs(req, calib: Calibration, family: str, frames: int, batch: int,
     first_rows, extra_rows = min(rows, 1.0), max(0.0, rows - 1.0)
     work = attention_frames(frames, calib.attention_per_token, calib.patch_size)
     tiles = decode_tiles(frames, calib.vae_chunk, calib.vae_overlap)
-    new_dit = (batch * (2 if cfg else 1), frames) not in seen.dit
+    new_dit = (dit_rows, frames) not in seen.dit
     stages = {
         "text encode": calib.text_encode.fixed_s,  # once per call, rows repeated per item
         # A DiT shape (rows x frames) this process has not run costs its new-shape extra once.

@@ -70,16 +70,9 @@ def test_dit_output_stays_within_tolerance(tiny_checkpoints):
 
 def test_the_planner_lm_stays_within_tolerance(tiny_checkpoints):
     # planning.py applies the same mode to the planner LM
-    from transformers import AutoModelForCausalLM
+    from tests.engine.test_runtime_options import quantised_lm_logits_error
 
-    folder = tiny_checkpoints / "acestep-5Hz-lm-1.7B"
-    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, trust_remote_code=False).eval()
-    ids = torch.randint(0, 1000, (1, 24), generator=torch.Generator().manual_seed(0))
-    with torch.no_grad():
-        ref = model(ids).logits
-        apply_quantization(model, "int8-dynamic")
-        out = model(ids).logits
-    error = float((out - ref).norm() / ref.norm())
+    error = quantised_lm_logits_error(tiny_checkpoints, lambda model: apply_quantization(model, "int8-dynamic"))
     assert 0 < error < 0.05, error
 
 

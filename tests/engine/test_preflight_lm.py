@@ -9,19 +9,14 @@ import pytest
 from engine.runtime import preflight as pf
 from engine.runtime import preflight_lm as pl
 from engine.tasks.request import GenerationRequest
+from tests.engine.test_runtime_preflight import _calib
 
 GB = 1024**3
 
 
 def _dit() -> pf.Calibration:
-    return pf.Calibration(
-        key="dit", device="cpu", weights_bytes=4 * GB, cfg_calibrated=False, memory_measured=True,
-        text_encode=pf.StageCost(0.5, 0.0, 0.1 * GB, 0.0),
-        diffusion_run=pf.StageCost(0.0, 0.0, 0.0, 0.0),
-        diffusion_step=pf.StageCost(0.2, 0.004, 0.2 * GB, 0.0002 * GB),
-        vae_decode=pf.StageCost(0.1, 0.002, 0.1 * GB, 0.0001 * GB),
-        measured_at=0.0,
-    )
+    """The DiT side: the same hand-made calibration as the DiT preflight tests'."""
+    return _calib(key="dit")
 
 
 def _lm(**changes) -> pl.LMCalibration:
