@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     checkpoints = sandbox / "checkpoints"
     write_tiny_checkpoints(checkpoints, seed=0)
     save_settings(Settings(checkpoints=str(checkpoints), device="cpu"))
-    pf.CALIBRATION_SECONDS, pf.CALIBRATION_REPEATS = (2.0, 8.0), 1
+    pf.CALIBRATION_SECONDS, pf.CALIBRATION_REPEATS, pf.CALIBRATION_BUDGET_S = (2.0, 8.0), 1, 0.0
     real = pf.load_or_calibrate(GenerationPipeline.from_checkpoints(checkpoints))
 
     from PySide6.QtCore import QTimer

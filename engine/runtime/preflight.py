@@ -36,7 +36,7 @@ Peak memory = weights + the largest stage peak. Stored in
 `engine.settings.data_dir()/preflight_calibration.json`, keyed by device, dtype, torch version and
 the identities of the loaded models, so a new model or device re-measures. Calibrating on a busy
 machine makes every prediction slow by the same factor: each length runs `CALIBRATION_REPEATS`
-times and the fastest run counts.
+times or more (within CALIBRATION_BUDGET_S) and the fastest run counts.
 
 Peak memory is measured with `torch.cuda.max_memory_allocated` on CUDA and by sampling the
 process's resident set (/proc/self/statm) every 2 ms on the CPU; without /proc (macOS, Windows)
@@ -70,6 +70,13 @@ CALIBRATION_SECONDS = (5.0, 20.0)  # two lengths far enough apart -> fixed + per
 # and the warm cost for every tile and item. Calibrating on repeats alone under-predicted new
 # lengths by ~33 %; charging every tile the cold cost over-predicted batches by 50-100 %.
 CALIBRATION_REPEATS = 2
+# ... at least; while one length's warm repeats have taken less than CALIBRATION_BUDGET_S it runs
+# more, up to CALIBRATION_MAX_REPEATS in all. With one warm sample a length's cost was whatever
+# that one run met: on the shared 2-core machine 1 calibration in 3 came out 30-40 % slow and
+# over-predicted every request by as much. A tiny model's runs take 0.3-0.7 s, so it gets 5 warm
+# samples (the fastest counts; calibration 4 -> 8 s); a real-size model's take minutes: 2 runs.
+CALIBRATION_BUDGET_S = 3.0
+CALIBRATION_MAX_REPEATS = 6
 # A custom 4-step schedule (any family accepts timesteps). Each step is timed on its own from the
 # sampler's per-step progress; the median of the steps after the first is the cost of a step (the
 # first also fills the cross-attention K/V cache), the rest of diffusion is its once-per-run part
@@ -341,10 +348,14 @@ def calibration_key(pipeline) -> str:
 
 
 def calibrate(pipeline, ctx=None, *, lengths: tuple[float, float] | None = None,
-              repeats: int | None = None) -> Calibration:
-    """Measure this pipeline's per-stage costs on its device (short real runs at two lengths)."""
+              repeats: int | None = None, budget_s: float | None = None) -> Calibration:
+    """Measure this pipeline's per-stage costs on its device (short real runs at two lengths).
+
+    Each length runs at least `repeats` times, and more (up to CALIBRATION_MAX_REPEATS) while its
+    warm repeats have taken less than `budget_s` seconds."""
     lengths = lengths or CALIBRATION_SECONDS
-    repeats = repeats or CALIBRATION_REPEATS
+    repeats = max(1, repeats or CALIBRATION_REPEATS)
+    budget_s = CALIBRATION_BUDGET_S if budget_s is None else budget_s
     from engine.tasks.request import GenerationRequest
 
     guidance = 1.0 if pipeline.is_turbo else 7.0
@@ -365,9 +376,13 @@ def calibrate(pipeline, ctx=None, *, lengths: tuple[float, float] | None = None,
         best = {"text": math.inf, "vae": math.inf, "other": math.inf, "run": math.inf}
         first: dict[str, float] = {}
         step_times: list[float] = []
-        peaks = {"text": 0, "diffusion": 0, "vae": 0}
-        for repeat in range(max(1, repeats)):
+        peaks = {"text": 0}
+        warm_peaks: dict[str, list[float]] = {"diffusion": [], "vae": []}
+        warm_spent = 0.0
+        repeat = 0
+        while repeat < repeats or (warm_spent < budget_s and repeat < CALIBRATION_MAX_REPEATS):
             req = warm.with_changes(duration=seconds)
+            started = time.perf_counter()
             with _PeakMemory(pipeline.models.device) as text_peak:
                 t0 = time.perf_counter()
                 _encode_once(pipeline, req)
@@ -396,11 +411,17 @@ def calibrate(pipeline, ctx=None, *, lengths: tuple[float, float] | None = None,
                 best["run"] = min(best["run"], max(0.0, run))
                 best["vae"] = min(best["vae"], timings["vae_decode"])
                 for name in ("diffusion", "vae"):
-                    peaks[name] = max(peaks[name], run_peaks[name])
+                    warm_peaks[name].append(run_peaks[name])
             rest = timings["total"] - timings["text_encode"] - timings["diffusion"] - timings["vae_decode"]
             best["other"] = min(best["other"], max(0.0, rest))
             peaks["text"] = max(peaks["text"], text_peak.peak)
             measured = measured and peak.measured
+            if repeat > 0:
+                warm_spent += time.perf_counter() - started
+            repeat += 1
+        # The resident set's peak wobbles from run to run (the allocator's timing): the median
+        # of the warm runs (their maximum could only grow with the number of repeats).
+        peaks.update({name: statistics.median(values) for name, values in warm_peaks.items()})
         per_step = statistics.median(step_times) if step_times else 0.0
         # Text encoding depends on the caption and lyrics, not on the length: one constant.
         samples["text_encode"].append((frames, best["text"], peaks["text"]))
@@ -520,8 +541,16 @@ def _encode_once(pipeline, req) -> None:
 
 
 def _fit(points: list[tuple[float, float, float]]) -> StageCost:
+    """The line through the shorter and the longer length's (seconds, bytes), its fixed part
+    clamped at >= 0 (slope kept): between the lengths that over-predicts a cost that starts late,
+    which is the safe side for memory. The new-shape extra is one (the tiny VAE's first decode
+    peaked 0.5 MB above its warm ones at 128 frames, 126 MB at 500); its line through both points,
+    floored at 0, under-predicted a first 30 s request by 22 % while the clamped one over-predicts
+    a 10 s one by 30-70 %: a refused job is recoverable, an out-of-memory one is not."""
     (f1, s1, b1), (f2, s2, b2) = points[0], points[-1]
-    span = max(f2 - f1, 1)
+    if f2 <= f1:  # both lengths ran the same frames (each is at least MIN_FRAMES): no slope to fit
+        return StageCost(min(s1, s2), 0.0, max(b1, b2), 0.0)
+    span = f2 - f1
     per_s = max(0.0, (s2 - s1) / span)
     per_b = max(0.0, (b2 - b1) / span)
     return StageCost(max(0.0, s1 - per_s * f1), per_s, max(0.0, b1 - per_b * f1), per_b)

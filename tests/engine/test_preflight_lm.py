@@ -88,8 +88,9 @@ def test_tiny_lm_calibration_is_measured_once_stored_and_used_by_dry_run(tiny_ch
     from engine.tasks.pipeline import GenerationPipeline
 
     pipe = GenerationPipeline.from_checkpoints(tiny_checkpoints)
-    monkeypatch.setattr(pf, "CALIBRATION_SECONDS", (1.0, 4.0))
+    monkeypatch.setattr(pf, "CALIBRATION_SECONDS", (6.0, 8.0))
     monkeypatch.setattr(pf, "CALIBRATION_REPEATS", 1)
+    monkeypatch.setattr(pf, "CALIBRATION_BUDGET_S", 0.0)
     calib = pl.load_or_calibrate_lm(pipe)
     assert calib is not None and calib.load_s > 0 and calib.per_token_s > 0 and calib.weights_bytes > 0
     assert 1 <= calib.phase1_tokens <= pipe.lm_caption_token_cap + 200  # metadata lines + caption

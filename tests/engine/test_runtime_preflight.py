@@ -134,10 +134,12 @@ def stored(tiny_pipeline, tmp_path_factory):
     calibrate the same tiny tree into the session's shared one, and this must see a fresh one."""
     with pytest.MonkeyPatch.context() as data:
         data.setenv("LEGATO_DATA_DIR", str(tmp_path_factory.mktemp("preflight-data")))
-        # Users get two repeats at 5 s and 20 s; on the shared 2-core test machine that is a minute.
+        # Users get two or more repeats at 5 s and 20 s; on the shared 2-core test machine that is
+        # a minute: one run per length here.
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(pf, "CALIBRATION_SECONDS", (1.0, 4.0))
+            patch.setattr(pf, "CALIBRATION_SECONDS", (6.0, 8.0))
             patch.setattr(pf, "CALIBRATION_REPEATS", 1)
+            patch.setattr(pf, "CALIBRATION_BUDGET_S", 0.0)
             assert pf.stored_calibration(pf.calibration_key(tiny_pipeline)) is None
             calibration = pf.load_or_calibrate(tiny_pipeline)
         yield calibration
@@ -248,13 +250,13 @@ def test_measured_extra_rows_replace_charging_every_row_as_the_first():
 def test_calibration_measures_extra_rows_and_the_models_remember_their_shapes(tiny_pipeline, stored):
     assert stored.rows_measured and stored.diffusion_row.per_frame_s >= 0.0
     seen = pf.seen_shapes(tiny_pipeline)
-    frames = pf.request_frames(_req(duration=4.0))  # the calibration's longer length (patched above)
+    frames = pf.request_frames(_req(duration=8.0))  # the calibration's longer length (patched above)
     assert (1, frames) in seen.dit and (pf.CALIBRATION_BATCH, frames) in seen.dit
     assert frames in seen.vae
     # The batch-2 run stopped after diffusion: it decoded nothing of its own.
     assert frames + 3 in seen.vae  # the warm-up window past the longest length
-    warm = pf.predict(_req(duration=4.0), stored, tiny_pipeline.family, 64 * GB, seen=seen)
-    cold = pf.predict(_req(duration=4.0), stored, tiny_pipeline.family, 64 * GB)
+    warm = pf.predict(_req(duration=8.0), stored, tiny_pipeline.family, 64 * GB, seen=seen)
+    cold = pf.predict(_req(duration=8.0), stored, tiny_pipeline.family, 64 * GB)
     assert warm.seconds <= cold.seconds
 
 
@@ -272,3 +274,42 @@ def test_a_new_shape_peaks_higher_once_and_a_seen_one_does_not():
     vae_first = 0.1 * GB + 0.0001 * GB * 448 + pf.AUDIO_BYTES_PER_FRAME * 2 * (750 - 448) + 0.5 * GB
     assert warm == pytest.approx(4 * GB + step)
     assert cold == pytest.approx(4 * GB + max(step + 0.2 * GB, vae_first))  # the new tile's decode peaks
+
+
+@pytest.mark.slow  # real (tiny) pipeline runs on the CPU
+def test_more_warm_repeats_within_the_budget_outvote_one_disturbed_run(tiny_pipeline, monkeypatch):
+    """One warm run slowed by something else on the machine set a length's cost when it was the
+    only warm sample; repeats within the time budget keep the fastest."""
+    vae = tiny_pipeline.models.vae
+    longer = pf.request_frames(_req(duration=10.0))  # 1-5 s all run 128 frames
+    decodes_of_longer = []
+    real_decode = vae.decode
+
+    def decode_disturbing_the_first_warm_run(z, *args, **kwargs):  # z: [1, T, C]
+        if z.shape[1] == longer:
+            decodes_of_longer.append(z.shape[1])
+            if len(decodes_of_longer) == 2:  # the longer length's first warm repeat
+                import time
+
+                time.sleep(0.5)
+        return real_decode(z, *args, **kwargs)
+
+    monkeypatch.setattr(vae, "decode", decode_disturbing_the_first_warm_run)
+    monkeypatch.setattr(pf, "CALIBRATION_MAX_REPEATS", 4)
+    lone = pf.calibrate(tiny_pipeline, lengths=(6.0, 10.0), repeats=2, budget_s=0.0)
+    assert len(decodes_of_longer) == 2  # budget 0: exactly `repeats` runs
+    assert lone.vae_decode.seconds(longer) >= 0.5  # the disturbed run was the only warm one
+
+    decodes_of_longer.clear()
+    voted = pf.calibrate(tiny_pipeline, lengths=(6.0, 10.0), repeats=2, budget_s=60.0)
+    assert len(decodes_of_longer) == 4  # the budget allows more, CALIBRATION_MAX_REPEATS caps them
+    assert voted.vae_decode.seconds(longer) < 0.5
+
+
+def test_two_lengths_of_the_same_frames_fit_no_slope():
+    """Lengths under MIN_FRAMES all run 128 frames: their difference is noise, not a per-frame cost
+    (divided by a one-frame span it became a per-frame cost: a 750-frame request paid it 750 times)."""
+    same = pf._fit([(128, 0.30, 1e6), (128, 0.32, 3e6)])
+    assert same == pf.StageCost(0.30, 0.0, 3e6, 0.0)
+    line = pf._fit([(128, 0.3, 1e6), (500, 0.6, 2e6)])
+    assert line.seconds(128) == pytest.approx(0.3) and line.seconds(500) == pytest.approx(0.6)
