@@ -6,12 +6,13 @@ max_memory_allocated; CPU: resident-set growth), each with its error in per cent
 +-25 %.
 
 Suites:
-  tiny   the tiny checkpoints (or --checkpoints): 6 requests, lengths 10-60 s, batch 1-3.
+  tiny   the tiny checkpoints (or --checkpoints): 6 requests, lengths 10-60 s, batch 1-3, and 4
+         that think (the planner LM).
   real   (--real) the REAL-size turbo DiT (2.4 B, 24 layers), Qwen3 0.6 B text encoder and Oobleck
          VAE with random weights, built as the loaders build them (bench_generate.build_models:
-         frozen weights, the loaders' speed-ups), about 13 GB in float32. Short requests (2
-         diffusion steps, <= 12 s) and a short calibration (6 s and 10 s, twice each), so the
-         suite takes minutes, not hours, on a 2-core CPU.
+         frozen weights, the loaders' speed-ups), about 13 GB in float32. 5 short requests (2
+         or 4 diffusion steps, <= 12 s, batch 1-2) and a short calibration (6 s and 10 s, twice
+         each), so the suite takes ~11 minutes, not hours, on a 2-core CPU.
 
 Clocks. The dev machine is shared: other processes inflate wall time by a factor that changes
 minute to minute. `--clock cpu` times everything (calibration and runs) with this process's CPU
@@ -38,7 +39,7 @@ TINY_REQUESTS = [(10, 1, None), (30, 1, None), (20, 2, None), (60, 1, None), (15
 # Thinking (the planner LM writes the chain of thought once and codes per item): (duration, batch)
 TINY_THINKING = [(10, 1, False), (8, 2, False), (10, 1, True), (8, 2, True)]  # True: bpm/key/time given
 FULL_METADATA = {"bpm": 120, "keyscale": "C major", "timesignature": "4"}
-REAL_REQUESTS = [(8, 1, 2), (6, 2, 2), (12, 1, 2)]
+REAL_REQUESTS = [(8, 1, 2), (6, 2, 2), (12, 1, 2), (8, 1, 4), (10, 2, 2)]
 REAL_CALIBRATION = {"lengths": (6.0, 10.0), "repeats": 2}  # >= 128 frames each, new shapes then warm
 
 
