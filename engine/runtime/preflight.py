@@ -546,7 +546,7 @@ def _fit(points: list[tuple[float, float, float]]) -> StageCost:
     which is the safe side for memory. The new-shape extra is one (the tiny VAE's first decode
     peaked 0.5 MB above its warm ones at 128 frames, 126 MB at 500); its line through both points,
     floored at 0, under-predicted a first 30 s request by 22 % while the clamped one over-predicts
-    a 10 s one by 30-70 %: a refused job is recoverable, an out-of-memory one is not."""
+    a 10 s one by 27-74 %: a refused job is recoverable, an out-of-memory one is not."""
     (f1, s1, b1), (f2, s2, b2) = points[0], points[-1]
     if f2 <= f1:  # both lengths ran the same frames (each is at least MIN_FRAMES): no slope to fit
         return StageCost(min(s1, s2), 0.0, max(b1, b2), 0.0)
