@@ -17,7 +17,7 @@ from PySide6.QtCore import QObject, Slot
 
 from desktop.panels import preflight_line
 from engine.errors import LegatoError
-from engine.jobs import JobEvent, JobFailed, JobFinished
+from engine.jobs import JobCancelled, JobEvent, JobFailed, JobFinished
 
 
 class PreflightController(QObject):
@@ -75,7 +75,12 @@ class PreflightController(QObject):
 
     @Slot(object)
     def on_job_event(self, event: JobEvent) -> None:
-        if event.job_id != self._measure_job or not isinstance(event, JobFinished | JobFailed):
+        if not isinstance(event, JobFinished | JobFailed | JobCancelled):
+            return
+        if event.job_id != self._measure_job:
+            # A job that ran the model leaves its shapes warm (engine.runtime.preflight's
+            # published shapes): the next take of the same length is predicted without their extra.
+            self.line.schedule()
             return
         self._measure_job = None
         self.line.measure.setEnabled(True)

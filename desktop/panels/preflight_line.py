@@ -95,7 +95,7 @@ class PreflightLine(QWidget):
             w.valueChanged.connect(self.schedule)
 
     def refresh(self) -> None:
-        from engine.runtime.preflight import calibration_for_model, predict
+        from engine.runtime.preflight import calibration_for_model, predict, published_seen_shapes
 
         self._timer.stop()
         self.result = None
@@ -119,8 +119,10 @@ class PreflightLine(QWidget):
             from engine.runtime.preflight_lm import lm_calibration_for
 
             lm = lm_calibration_for(root[0] if root else Path(folder).parent, request.lm_model, device_type)
+        # Shapes the worker's loaded pipeline already ran cost no new-shape extra (a second take).
+        seen = published_seen_shapes(folder, device_type)
         try:
-            self.result = predict(request, calib, family, lm=lm)
+            self.result = predict(request, calib, family, lm=lm, seen=seen)
         except LegatoError as exc:
             self._show(str(exc), fits=False)
             return

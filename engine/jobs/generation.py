@@ -65,6 +65,7 @@ class GenerateJob(JobSpec):
         return f"{self.request.task}: {n} take{'s' if n != 1 else ''}"
 
     def run(self, models: ModelCache, ctx: JobContext) -> GenerationResult:
+        from engine.runtime.preflight import publish_seen_shapes
         from engine.tasks.request import validate_request
 
         validate_request(self.request)  # a bad request fails before seconds of model loading
@@ -82,7 +83,10 @@ class GenerateJob(JobSpec):
             lm_root = checkpoints / self.request.lm_model if self.request.lm_model else checkpoints
             planner = PlannerJob(checkpoints=lm_root, device=self.device, quantization=options.quantization,
                                  offload=options.offload).load_lm(models, ctx)
-        return pipeline(self.request, ctx, planner=planner)
+        try:
+            return pipeline(self.request, ctx, planner=planner)
+        finally:  # cancelled or failed too: the shapes it began are built (the app's line reads them)
+            publish_seen_shapes(pipeline)
 
     def load_pipeline(self, models: ModelCache, ctx: JobContext):
         """The cached (or freshly loaded) pipeline for this job, with its runtime options applied."""
@@ -95,7 +99,7 @@ class GenerateJob(JobSpec):
 
     def _refuse_if_it_cannot_fit(self, pipeline) -> None:
         from engine.errors import ValidationError
-        from engine.runtime.preflight import calibration_key, predict, stored_calibration
+        from engine.runtime.preflight import calibration_key, predict, seen_shapes, stored_calibration
 
         calib = stored_calibration(calibration_key(pipeline))
         if calib is None:
@@ -105,7 +109,7 @@ class GenerateJob(JobSpec):
             from engine.runtime.preflight_lm import stored_lm_for
 
             lm = stored_lm_for(pipeline, self.request.lm_model)
-        result = predict(self.request, calib, pipeline.family, lm=lm)
+        result = predict(self.request, calib, pipeline.family, lm=lm, seen=seen_shapes(pipeline))
         if not result.fits:
             raise ValidationError(f"this request will not fit: {result.line} (force it to run anyway)")
 
@@ -165,10 +169,13 @@ class CalibrateJob(GenerateJob):
         return self.label or "Measuring this device for time and memory estimates"
 
     def run(self, models: ModelCache, ctx: JobContext):
-        from engine.runtime.preflight import load_or_calibrate
+        from engine.runtime.preflight import load_or_calibrate, publish_seen_shapes
 
         pipeline = self.load_pipeline(models, ctx)
-        calib = load_or_calibrate(pipeline, ctx)
+        try:
+            calib = load_or_calibrate(pipeline, ctx)
+        finally:  # the calibration's own lengths are warm now
+            publish_seen_shapes(pipeline)
         if self.request.effective_thinking:  # a thinking request also measures its planner LM
             from engine.runtime.preflight_lm import load_or_calibrate_lm
 

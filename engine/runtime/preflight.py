@@ -52,6 +52,7 @@ import os
 import statistics
 import threading
 import time
+import weakref
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -184,6 +185,34 @@ def seen_shapes(pipeline) -> SeenShapes:
     models = pipeline.models
     return SeenShapes(dit=frozenset(getattr(models.dit, "shapes_seen", ())),
                       vae=frozenset(getattr(models.vae, "window_lengths_seen", ())))
+
+
+# What the worker's loaded pipelines have run, for the app's preflight line on the UI thread (it
+# has no pipeline of its own and would charge every shape as new: a second take of the same
+# length was over-predicted by its new-shape extra). A job publishes an immutable snapshot when it
+# ends; a weak reference to its pipeline retires the snapshot once the model cache drops it.
+_published_lock = threading.Lock()
+_published: dict[str, tuple[weakref.ref, SeenShapes]] = {}
+
+
+def publish_seen_shapes(pipeline) -> None:
+    """Record what `pipeline` has run so far (call on the thread that runs it, after a job)."""
+    alias = pipeline_alias(pipeline)
+    if alias is None:
+        return
+    snapshot = seen_shapes(pipeline)
+    with _published_lock:
+        _published[alias[0]] = (weakref.ref(pipeline), snapshot)
+
+
+def published_seen_shapes(dit_folder: str | Path, device_type: str) -> SeenShapes:
+    """The latest snapshot for this DiT folder and device kind, from any thread; empty when no
+    job has run it or its pipeline is gone."""
+    with _published_lock:
+        entry = _published.get(model_alias(dit_folder, device_type))
+    if entry is None or entry[0]() is None:
+        return SeenShapes()
+    return entry[1]
 
 
 # -- measuring ----------------------------------------------------------------------------

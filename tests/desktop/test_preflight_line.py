@@ -109,6 +109,13 @@ def test_measure_submits_a_calibration_job(panel_window, tiny_checkpoints):
     window.create_panel.preflight.measure.click()
     (job,) = window.submitted
     assert job.kind == "calibrate" and job.model == window.create_panel.model_name()
+    line = window.create_panel.preflight
+    assert not line.measure.isEnabled()  # measuring
+    from engine.jobs import JobCancelled
+
+    # Cancelled from the job strip: Measure is offered again (it stayed greyed out before).
+    window.bridge.job_event.emit(JobCancelled(job_id="job-1", reason="cancelled", was_running=True))
+    assert line.measure.isEnabled() and "not measured" in line.text()
 
 
 def test_status_bar_and_settings_show_the_chosen_options(window, qtbot):
@@ -135,3 +142,32 @@ def test_status_bar_and_settings_show_the_chosen_options(window, qtbot):
     dialog.runtime["offload"].setCurrentIndex(dialog.runtime["offload"].findData("on"))
     chosen = dialog.chosen()
     assert (chosen.offload, chosen.quantization, chosen.compile) == ("on", "int8", "auto")
+
+
+def test_a_second_take_of_the_same_length_is_predicted_warm(panel_window, tiny_checkpoints, qtbot):
+    """After a job, the line charges no new-shape extra for shapes the worker's pipeline has run."""
+    import dataclasses
+    from types import SimpleNamespace
+
+    from engine.jobs import JobFinished
+
+    window, line = panel_window, panel_window.create_panel.preflight
+    _store(window, tiny_checkpoints, dataclasses.replace(
+        _calib(), vae_new_shape=pf.StageCost(0.0, 0.01, 0.0, 0.0), diffusion_new_shape=pf.StageCost(2.0, 0.0, 0.0, 0.0)))
+    line.refresh()
+    cold = line.result.seconds
+    # The worker's pipeline ran this 30 s take (750 frames: DiT 1 x 750, decode tiles 448 + 430).
+    folder = tiny_checkpoints / window.create_panel.model_name()
+
+    class RanPipeline:  # what publish_seen_shapes reads of the real one (weak-referenceable too)
+        family = "turbo"
+        models = SimpleNamespace(identities=(SimpleNamespace(path=folder),), device=SimpleNamespace(type="cpu"),
+                                 dit=SimpleNamespace(shapes_seen={(1, 750)}),
+                                 vae=SimpleNamespace(window_lengths_seen={448, 430}))
+
+    ran = RanPipeline()
+    pf.publish_seen_shapes(ran)
+    window.bridge.job_event.emit(JobFinished(job_id="job-generate", result=None, elapsed_s=1.0))
+    qtbot.waitUntil(lambda: line.result is not None and line.result.seconds < cold, timeout=3000)
+    assert cold - line.result.seconds == pytest.approx(2.0 + 0.01 * (448 + 430), rel=1e-3)
+    del ran

@@ -314,3 +314,50 @@ def test_two_lengths_of_the_same_frames_fit_no_slope():
     assert same == pf.StageCost(0.30, 0.0, 3e6, 0.0)
     line = pf._fit([(128, 0.3, 1e6), (500, 0.6, 2e6)])
     assert line.seconds(128) == pytest.approx(0.3) and line.seconds(500) == pytest.approx(0.6)
+
+
+class _Ran:
+    """A pipeline stand-in with what publish_seen_shapes reads (the real one is covered below)."""
+
+    def __init__(self, folder, dit_shapes, vae_lengths):
+        from types import SimpleNamespace
+
+        self.family = "turbo"
+        self.models = SimpleNamespace(identities=(SimpleNamespace(path=folder),), device=SimpleNamespace(type="cpu"),
+                                      dit=SimpleNamespace(shapes_seen=set(dit_shapes)),
+                                      vae=SimpleNamespace(window_lengths_seen=set(vae_lengths)))
+
+
+def test_published_shapes_are_a_snapshot_that_retires_with_its_pipeline(tmp_path):
+    import gc
+
+    folder = tmp_path / "acestep-v15-turbo"
+    assert pf.published_seen_shapes(folder, "cpu") == pf.SeenShapes()  # nothing ran it yet
+    ran = _Ran(folder, {(1, 750)}, {448, 430})
+    pf.publish_seen_shapes(ran)
+    ran.models.vae.window_lengths_seen.add(999)  # the worker runs on; the UI holds a snapshot
+    assert pf.published_seen_shapes(folder, "cpu") == pf.SeenShapes(dit=frozenset({(1, 750)}),
+                                                                     vae=frozenset({448, 430}))
+    assert pf.published_seen_shapes(folder, "cuda") == pf.SeenShapes()  # another device kind
+    del ran
+    gc.collect()
+    assert pf.published_seen_shapes(folder, "cpu") == pf.SeenShapes()  # the model cache dropped it
+
+
+@pytest.mark.slow  # a real (tiny) generation
+def test_a_generate_job_publishes_what_its_pipeline_ran(tiny_checkpoints):
+    from engine.jobs.generation import GenerateJob
+    from engine.jobs.model_cache import ModelCache
+
+    class _Ctx:
+        def check_cancelled(self):
+            pass
+
+        def progress(self, *args, **kwargs):
+            pass
+
+    models = ModelCache()
+    req = _req(duration=6.0, seeds=(1,))
+    GenerateJob(request=req, checkpoints=tiny_checkpoints, device="cpu").run(models, _Ctx())
+    seen = pf.published_seen_shapes(tiny_checkpoints / "acestep-v15-turbo", "cpu")
+    assert (1, pf.request_frames(req)) in seen.dit and pf.request_frames(req) in seen.vae
