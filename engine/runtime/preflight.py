@@ -29,8 +29,9 @@ time) is never multiplied by the batch:
 
 A shape met for the first time in a process costs extra once, in seconds and in peak memory (see
 CALIBRATION_REPEATS); the DiT and VAE record what they ran, and `predict(...,
-seen=seen_shapes(pipeline))` charges that extra only for shapes not run yet (a fresh process, or
-the desktop's line without a pipeline: all new).
+seen=seen_shapes(pipeline))` charges that extra only for shapes not run yet (a fresh process: all
+new). The app's line, on a thread without a pipeline, reads what the worker's jobs published
+(`published_seen_shapes`).
 
 Peak memory = weights + the largest stage peak. Stored in
 `engine.settings.data_dir()/preflight_calibration.json`, keyed by device, dtype, torch version and
@@ -401,7 +402,8 @@ def calibrate(pipeline, ctx=None, *, lengths: tuple[float, float] | None = None,
     # doubled it, and every request's first decode of a length was over-predicted by ~2x).
     _warm_decode(pipeline, request_frames(warm.with_changes(duration=lengths[-1])) + 3)
     for seconds in lengths:
-        frames = request_frames(warm.with_changes(duration=seconds))  # what the runs really generate
+        req = warm.with_changes(duration=seconds)
+        frames = request_frames(req)  # what the runs really generate
         best = {"text": math.inf, "vae": math.inf, "other": math.inf, "run": math.inf}
         first: dict[str, float] = {}
         step_times: list[float] = []
@@ -410,7 +412,6 @@ def calibrate(pipeline, ctx=None, *, lengths: tuple[float, float] | None = None,
         warm_spent = 0.0
         repeat = 0
         while repeat < repeats or (warm_spent < budget_s and repeat < CALIBRATION_MAX_REPEATS):
-            req = warm.with_changes(duration=seconds)
             started = time.perf_counter()
             with _PeakMemory(pipeline.models.device) as text_peak:
                 t0 = time.perf_counter()
@@ -729,6 +730,7 @@ def _needs(req, calib: Calibration, family: str, frames: int, batch: int,
     first_rows, extra_rows = min(rows, 1.0), max(0.0, rows - 1.0)
     work = attention_frames(frames, calib.attention_per_token, calib.patch_size)
     tiles = decode_tiles(frames, calib.vae_chunk, calib.vae_overlap)
+    new_tiles = set(tiles) - seen.vae
     new_dit = (dit_rows, frames) not in seen.dit
     stages = {
         "text encode": calib.text_encode.fixed_s,  # once per call, rows repeated per item
@@ -738,14 +740,13 @@ def _needs(req, calib: Calibration, family: str, frames: int, batch: int,
         + steps * (step.fixed_s + (step.per_frame_s * first_rows + row.per_frame_s * extra_rows) * work),
         # One item at a time, tile by tile; each tile length not decoded yet is new once.
         "vae decode": batch * sum(vae.seconds(t) for t in tiles)
-        + sum(calib.vae_new_shape.seconds(t) for t in set(tiles) - seen.vae),
+        + sum(calib.vae_new_shape.seconds(t) for t in new_tiles),
         "other": calib.other.fixed_s + calib.other.per_frame_s * batch * frames,
     }
     largest = max(tiles)
     # Decode: one tile's activations at a time, plus the audio: this item's pieces and their
     # concatenation beyond the tile (2 copies), and the finished items' audio kept for the takes;
     # the first decode of a tile length peaks higher (its new-shape extra).
-    new_tiles = set(tiles) - seen.vae
     vae_peak = vae.bytes(largest) + AUDIO_BYTES_PER_FRAME * (2 * (frames - largest) + (batch - 1) * frames) \
         + max((calib.vae_new_shape.bytes(t) for t in new_tiles), default=0.0)
     step_peak = step.fixed_bytes + (step.per_frame_bytes * first_rows + row.per_frame_bytes * extra_rows) * work \
